@@ -1,0 +1,101 @@
+// The transport seam (DESIGN.md §2, §7): everything above this header talks to a card only
+// through Transport and Connection. Two implementations exist: PC/SC (src/transport, real
+// pcscd) and the in-process virtual My Number Card (tests/vcard). The same tests run on both.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace jpki {
+
+using Bytes = std::vector<std::uint8_t>;
+
+namespace transport {
+
+// Failures a transport reports. They mirror what PC/SC can tell apart, because the module
+// maps each to a different PKCS#11 answer (DESIGN.md §3, "Sessions, events, threads").
+class Error : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+// The card left the reader (SCARD_W_REMOVED_CARD / SCARD_E_NO_SMARTCARD).
+class CardRemoved : public Error {
+public:
+    using Error::Error;
+};
+// Another program reset or powered the card down (SCARD_W_RESET_CARD): security state is
+// gone; the connection is usable again after reconnect().
+class CardReset : public Error {
+public:
+    using Error::Error;
+};
+// The reader or the PC/SC service went away (SCARD_E_NO_SERVICE, SCARD_E_READER_UNAVAILABLE...).
+class ServiceUnavailable : public Error {
+public:
+    using Error::Error;
+};
+
+struct ReaderStatus {
+    std::string name;
+    bool card_present = false;
+    Bytes atr;                  // empty when no card
+    std::uint32_t event_count = 0;  // changes whenever a card is inserted, removed or reset
+};
+
+// One exclusive-in-turn channel to the card in one reader.
+class Connection {
+public:
+    virtual ~Connection() = default;
+    Connection() = default;
+    Connection(const Connection&) = delete;
+    Connection& operator=(const Connection&) = delete;
+
+    // Sends one short command APDU; returns the response data followed by SW1 SW2.
+    // Throws CardRemoved, CardReset, ServiceUnavailable or Error.
+    virtual Bytes transmit(std::span<const std::uint8_t> command) = 0;
+    // SCardBeginTransaction / SCardEndTransaction: nothing of another program's can run
+    // between the two. begin throws CardReset when the card was reset since the last exchange.
+    virtual void begin_transaction() = 0;
+    virtual void end_transaction() noexcept = 0;
+    // After CardReset: re-establishes the channel (SCardReconnect, leaving the card powered).
+    virtual void reconnect() = 0;
+    virtual Bytes atr() const = 0;
+};
+
+class Transport {
+public:
+    virtual ~Transport() = default;
+    Transport() = default;
+    Transport(const Transport&) = delete;
+    Transport& operator=(const Transport&) = delete;
+
+    virtual std::vector<ReaderStatus> readers() = 0;
+    // Throws CardRemoved when no card is in the reader, ServiceUnavailable when the reader is gone.
+    virtual std::unique_ptr<Connection> connect(const std::string& reader) = 0;
+    // Blocks until a reader or card changes or the timeout passes; true when something changed.
+    // cancel_wait() (from another thread) makes a blocked call return false at once.
+    virtual bool wait_for_change(std::chrono::milliseconds timeout) = 0;
+    virtual void cancel_wait() = 0;
+};
+
+// RAII for one card transaction (DESIGN.md §7: begin -> work -> end, on every path).
+class Transaction {
+public:
+    explicit Transaction(Connection& connection) : connection_(connection) {
+        connection_.begin_transaction();
+    }
+    ~Transaction() { connection_.end_transaction(); }
+    Transaction(const Transaction&) = delete;
+    Transaction& operator=(const Transaction&) = delete;
+
+private:
+    Connection& connection_;
+};
+
+}  // namespace transport
+}  // namespace jpki

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# install-deps.sh: installs the Debian 12 packages that building, the demo and the tests need.
+# Runs apt-get as root, or through sudo; does nothing when everything is already there.
+set -euo pipefail
+
+packages=(
+    build-essential cmake pkg-config            # C++20 toolchain (g++ 12)
+    libpcsclite-dev pcscd                       # PC/SC: the library we link, the daemon we test through
+    vsmartcard-vpcd                             # the virtual reader driver the virtual card plugs into
+    libssl-dev openssl                          # OpenSSL 3
+    p11-kit libp11-kit-dev                      # pkcs11.h and module registration
+    catch2                                      # unit tests (Catch2 2.x)
+    opensc opensc-pkcs11                        # pkcs11-tool, opensc-tool, OpenSC's JPKI driver (fidelity tests)
+    util-linux procps diffutils                 # unshare, runuser, kill/ps, cmp
+)
+
+missing=()
+for package in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' ||
+        missing+=("$package")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+as_root=()
+if [ "$(id -u)" != 0 ]; then
+    command -v sudo >/dev/null || { echo "install-deps: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+    as_root=(sudo)
+fi
+echo "install-deps: installing ${missing[*]}"
+"${as_root[@]}" apt-get update -q
+"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"

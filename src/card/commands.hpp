@@ -1,0 +1,39 @@
+// The JPKI applet's command APDUs, byte for byte as JPKI-CARD.md "Commands" lists them.
+// Commands that carry a PIN come back as SecureBytes (wiped), never as plain Bytes.
+#pragma once
+
+#include "card/apdu.hpp"
+#include "card/profile.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+namespace jpki::card::command {
+
+// COMPUTE DIGITAL SIGNATURE P1 (JPKI-CARD.md "Sign").
+enum class SignatureFormat : std::uint8_t {
+    Pkcs1V15 = 0x00,   // card pads 1..245 bytes (a DigestInfo) with PKCS#1 v1.5 type 1 [HW]
+    PssSha256 = 0x04,  // RSASSA-PSS over a 32-byte SHA-256 hash [ONE]
+};
+
+// 00 A4 04 0C 0A D3 92 F0 00 26 01 00 00 00 01
+Bytes select_ap();
+// 00 A4 02 0C 02 <FID>
+Bytes select_ef(Fid fid);
+// 00 B0 <off-hi> <off-lo> <Le>; offset 0..7FFF (P1 bit 8 would mean a short EF id), le 1..256.
+Bytes read_binary(std::uint16_t offset, std::size_t le);
+// 00 20 00 80 <Lc> <PIN> (ASCII, no padding); the PIN must already be normalised.
+SecureBytes verify(const SecureBytes& pin);
+// 00 20 00 80: the empty VERIFY, answers 63Cx and spends no try.
+Bytes verify_status();
+// 80 2A <P1> 80 <Lc> <data> 00
+Bytes compute_digital_signature(std::span<const std::uint8_t> data, SignatureFormat format);
+// 00 24 01 80 <Lc> <new PIN>, after a VERIFY of the old one.
+SecureBytes change_reference_data(const SecureBytes& new_pin);
+// 00 84 00 00 <Le>, le 1..256.
+Bytes get_challenge(std::size_t le);
+// 00 C0 00 00 <Le>: fetches the rest of an answer that came as 61xx (T=0 readers only).
+Bytes get_response(std::size_t le);
+
+}  // namespace jpki::card::command

@@ -1,0 +1,273 @@
+#include "card/jpki_applet.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace jpki::card {
+namespace {
+
+constexpr std::uint16_t sw_ok = 0x9000;
+constexpr std::uint16_t sw_file_not_found = 0x6A82;
+
+transport::Connection& checked(const std::unique_ptr<transport::Connection>& connection) {
+    if (!connection) throw std::invalid_argument("JpkiApplet needs a connection");
+    return *connection;
+}
+
+[[noreturn]] void throw_invalid_response(const std::string& why) {
+    throw CardError(CardError::Kind::InvalidResponse, 0, why);
+}
+
+bool is_certificate_ef(Fid fid) {
+    return fid == ef::auth_certificate || fid == ef::auth_ca_certificate || fid == ef::sign_certificate ||
+           fid == ef::sign_ca_certificate;
+}
+
+// EF 0006 starts with a 32-byte label padded with spaces (JPKI-CARD.md).
+std::string label_from(const Bytes& data) {
+    std::string label(data.begin(), data.end());
+    const auto end = label.find_last_not_of(std::string_view(" \0", 2));
+    label.erase(end == std::string::npos ? 0 : end + 1);
+    return label;
+}
+
+}  // namespace
+
+JpkiApplet::JpkiApplet(transport::Connection& connection) noexcept : connection_(connection) {}
+
+JpkiApplet::JpkiApplet(std::unique_ptr<transport::Connection> connection)
+    : owned_(std::move(connection)), connection_(checked(owned_)) {}
+
+JpkiApplet::TransactionScope::TransactionScope(JpkiApplet& applet)
+    : applet_(applet), transaction_(applet.connection_) {
+    ++applet_.depth_;
+    applet_.ef_.reset();  // another program may have selected other EFs since our last transaction
+    applet_.ap_selected_here_ = false;
+}
+
+JpkiApplet::TransactionScope::~TransactionScope() {
+    --applet_.depth_;
+    applet_.ef_.reset();
+    applet_.ap_selected_here_ = false;
+}
+
+void JpkiApplet::forget_selection() noexcept {
+    ap_selected_ = false;
+    ap_selected_here_ = false;
+    ef_.reset();
+}
+
+void JpkiApplet::recover_from_reset() {
+    // SCARD_W_RESET_CARD: the card was reset by someone; verified PINs are gone.
+    forget_selection();
+    ++security_epoch_;
+    connection_.reconnect();
+}
+
+void JpkiApplet::throw_security_state_lost(const std::string& why) {
+    throw CardError(CardError::Kind::SecurityStateLost, 0, why + "; verified PINs must be presumed lost");
+}
+
+// ---- exchanges -------------------------------------------------------------------------------
+
+Response JpkiApplet::exchange(std::span<const std::uint8_t> apdu) {
+    Response r = parse_response(connection_.transmit(apdu));
+    // 61xx "more data": only T=0 needs GET RESPONSE. Both JPKI ATRs seen offer T=1 only, so
+    // this is defence for odd readers, bounded so a confused card cannot keep us here.
+    for (int i = 0; r.sw1() == 0x61 && i < 16; ++i) {
+        Response more = parse_response(connection_.transmit(command::get_response(r.sw2() == 0 ? max_le : r.sw2())));
+        r.data.insert(r.data.end(), more.data.begin(), more.data.end());
+        r.sw = more.sw;
+    }
+    return r;
+}
+
+Response JpkiApplet::exchange_secret(const SecureBytes& apdu) {
+    secret_sent_ = true;  // from here on a reset must not make us send it again
+    return exchange(apdu.view());
+}
+
+// ---- selection -------------------------------------------------------------------------------
+
+void JpkiApplet::select_ap() {
+    forget_selection();
+    expect_ok(exchange(command::select_ap()).sw, "SELECT AP");
+    ap_selected_ = true;
+    ap_selected_here_ = true;
+}
+
+bool JpkiApplet::select_ef_if_present(Fid fid, Need need) {
+    if (!ap_selected_) {
+        // Selecting the AP may clear a verified PIN (JPKI-CARD.md "Security state" [?]), and
+        // an unknown selection means the card may have been reset or moved: no login to rely on.
+        if (need == Need::SecurityState) throw_security_state_lost("JPKI AP selection unknown");
+        select_ap();
+    }
+    if (ef_ == fid) return true;
+    ef_.reset();
+    std::uint16_t sw = exchange(command::select_ef(fid)).sw;
+    if (sw == sw_file_not_found && !ap_selected_here_) {
+        // The AP was remembered from an earlier transaction; another program may have moved the
+        // card to another applet since (DESIGN.md §3). Select ours again and retry once.
+        select_ap();
+        ++security_epoch_;
+        sw = exchange(command::select_ef(fid)).sw;
+        if (sw == sw_ok) {
+            ef_ = fid;
+            if (need == Need::SecurityState) throw_security_state_lost("JPKI AP had to be selected again");
+            return true;
+        }
+    }
+    if (sw == sw_file_not_found) return false;
+    expect_ok(sw, "SELECT EF");
+    ef_ = fid;
+    return true;
+}
+
+void JpkiApplet::select_ef(Fid fid, Need need) {
+    if (!select_ef_if_present(fid, need)) throw error_from_status(sw_file_not_found, "SELECT EF");
+}
+
+// ---- operations ------------------------------------------------------------------------------
+
+std::optional<CardInfo> JpkiApplet::probe() {
+    return run([&]() -> std::optional<CardInfo> {
+        // Detect by SELECT AID + EF 0006, not by ATR (JPKI-CARD.md "Applications").
+        try {
+            select_ap();
+            if (!select_ef_if_present(ef::token_info, Need::Nothing)) return std::nullopt;
+        } catch (const CardError&) {
+            return std::nullopt;
+        }
+        const Response label = exchange(command::read_binary(0, token_label_length));
+        if (!label.ok()) return std::nullopt;
+        CardInfo info;
+        info.label = label_from(label.data);
+        read_certificate_flags(info);
+        return info;
+    });
+}
+
+void JpkiApplet::read_certificate_flags(CardInfo& info) {
+    // EF 0008: byte 0 signing certificate, byte 1 authentication certificate; 8F present, 00
+    // absent (JPKI-CARD.md [ONE]). Without EF 0008, EF 0001's presence tells.
+    if (select_ef_if_present(ef::certificate_flags, Need::Nothing)) {
+        const Response flags = exchange(command::read_binary(0, 3));
+        if (flags.ok() && flags.data.size() >= 2) {
+            info.has_sign_certificate = flags.data[0] != 0x00;
+            info.has_auth_certificate = flags.data[1] != 0x00;
+            return;
+        }
+    }
+    info.has_sign_certificate = select_ef_if_present(ef::sign_certificate, Need::Nothing);
+    info.has_auth_certificate = true;
+}
+
+Bytes JpkiApplet::read_certificate(Fid certificate_ef) {
+    if (!is_certificate_ef(certificate_ef)) throw std::invalid_argument("not a certificate EF");
+    const Need need = certificate_ef == ef::sign_certificate ? Need::SecurityState : Need::Nothing;
+    return run([&] {
+        select_ef(certificate_ef, need);
+        // JPKI-CARD.md "Certificate length": 4 bytes at offset 0 are 30 82 hh ll; the DER object
+        // is 4 + hhll bytes (filler follows it); the rest comes in chunks of up to 256 bytes.
+        const Response head = exchange(command::read_binary(0, 4));
+        expect_ok(head.sw, "READ BINARY");
+        if (head.data.size() != 4 || head.data[0] != 0x30 || head.data[1] != 0x82) {
+            throw_invalid_response("certificate EF does not start with 30 82 hh ll");
+        }
+        const std::size_t body = (std::size_t{head.data[2]} << 8) | head.data[3];
+        const std::size_t total = 4 + body;
+        // DER uses 82 only for lengths >= 256; READ BINARY offsets stop at 7FFF.
+        if (body < 0x100 || total > 0x8000) throw_invalid_response("certificate length out of range");
+        Bytes der = head.data;
+        der.reserve(total);
+        while (der.size() < total) {
+            const std::size_t want = std::min(total - der.size(), max_le);
+            const Response chunk = exchange(command::read_binary(static_cast<std::uint16_t>(der.size()), want));
+            expect_ok(chunk.sw, "READ BINARY");
+            if (chunk.data.empty() || chunk.data.size() > want) throw_invalid_response("READ BINARY size");
+            der.insert(der.end(), chunk.data.begin(), chunk.data.end());
+        }
+        return der;
+    });
+}
+
+int JpkiApplet::tries_left(PinRole role) {
+    return run([&] {
+        select_ef(pin_ef(role), Need::Nothing);
+        // The empty VERIFY answers 63Cx and spends no try (JPKI-CARD.md "Commands").
+        const Response r = exchange(command::verify_status());
+        if (r.sw == sw_ok) return pin_rules(role).max_tries;  // verified: a good VERIFY refills it
+        if ((r.sw & 0xFFF0) == 0x63C0) return r.sw & 0x0F;
+        if (r.sw == 0x6984 || r.sw == 0x6983) return 0;
+        throw error_from_status(r.sw, "VERIFY (tries left)");
+    });
+}
+
+void JpkiApplet::verify_selected_pin(PinRole role, const SecureBytes& normalised_pin) {
+    // DESIGN.md §3: select the AID right before a VERIFY, so a PIN can never land in another
+    // applet's PIN file; an AP this transaction selected itself is still current.
+    if (!ap_selected_here_) select_ap();
+    select_ef(pin_ef(role), Need::Nothing);
+    const SecureBytes apdu = command::verify(normalised_pin);
+    expect_ok(exchange_secret(apdu).sw, "VERIFY");
+}
+
+void JpkiApplet::verify(PinRole role, const SecureBytes& pin) {
+    const SecureBytes normalised = normalise_pin(role, pin.view());  // before any APDU
+    run([&] { verify_selected_pin(role, normalised); });
+}
+
+void JpkiApplet::change_pin(PinRole role, const SecureBytes& old_pin, const SecureBytes& new_pin) {
+    const SecureBytes old_normalised = normalise_pin(role, old_pin.view());  // before any APDU
+    const SecureBytes new_normalised = normalise_pin(role, new_pin.view());
+    run([&] {
+        verify_selected_pin(role, old_normalised);
+        const SecureBytes apdu = command::change_reference_data(new_normalised);
+        expect_ok(exchange_secret(apdu).sw, "CHANGE REFERENCE DATA");
+    });
+}
+
+Bytes JpkiApplet::compute_digital_signature(PinRole key, std::span<const std::uint8_t> data,
+                                            command::SignatureFormat format) {
+    return run([&] {
+        select_ef(key_ef(key), Need::SecurityState);
+        Response r = exchange(command::compute_digital_signature(data, format));
+        expect_ok(r.sw, "COMPUTE DIGITAL SIGNATURE");
+        if (r.data.empty()) throw_invalid_response("empty signature");
+        return std::move(r.data);
+    });
+}
+
+Bytes JpkiApplet::sign(PinRole key, std::span<const std::uint8_t> input) {
+    if (input.empty() || input.size() > max_sign_input) {
+        throw CardError(CardError::Kind::WrongLength, 0, "sign input must be 1..245 bytes");
+    }
+    return compute_digital_signature(key, input, command::SignatureFormat::Pkcs1V15);
+}
+
+Bytes JpkiApplet::sign_pss_sha256(PinRole key, std::span<const std::uint8_t> hash) {
+    if (hash.size() != pss_hash_length) {
+        throw CardError(CardError::Kind::WrongLength, 0, "PSS input must be a 32-byte SHA-256 hash");
+    }
+    return compute_digital_signature(key, hash, command::SignatureFormat::PssSha256);
+}
+
+Bytes JpkiApplet::get_challenge(std::size_t n) {
+    if (n == 0) return {};
+    return run([&] {
+        if (!ap_selected_) select_ap();
+        Bytes out;
+        out.reserve(n);
+        while (out.size() < n) {
+            const std::size_t want = std::min(n - out.size(), max_le);
+            const Response r = exchange(command::get_challenge(want));
+            expect_ok(r.sw, "GET CHALLENGE");
+            if (r.data.size() != want) throw_invalid_response("GET CHALLENGE size");
+            out.insert(out.end(), r.data.begin(), r.data.end());
+        }
+        return out;
+    });
+}
+
+}  // namespace jpki::card

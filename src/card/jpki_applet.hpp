@@ -1,0 +1,186 @@
+// The JPKI applet as the token layer sees it: one object per card, each operation one card
+// transaction (DESIGN.md §3 "Sessions, events, threads", §7 "RAII ... card transactions").
+//
+// Selection state (kept to send as few SELECTs as is safe; JPKI-CARD.md "Security state"):
+//  * The applet remembers whether the JPKI AP is selected. That memory survives transactions
+//    and is dropped on a reset, a transport error, or forget_selection().
+//  * The selected EF is remembered only inside one transaction: another program may select
+//    other EFs between our transactions, and a SIGN after a stale EF would use the wrong key.
+//  * The AP is selected only when it must be: when its selection is unknown (first use, after
+//    reset/reconnect), by probe(), right before a VERIFY (unless this very transaction already
+//    selected it), and when an EF select answers 6A82 while the AP was remembered from an
+//    earlier transaction: another program may have moved the card to another applet. Then the
+//    AP is selected again, the EF select retried once, and security_epoch() increases.
+//  * Operations that rely on a verified PIN (sign, sign_pss_sha256, reading EF 0001) never select
+//    the AP: if it had to be selected (unknown selection, or the 6A82 case above) they throw
+//    CardError Kind::SecurityStateLost instead of sending the command. So the AP is never
+//    re-selected between a VERIFY and the SIGN that relies on it.
+//
+// Card reset (transport::CardReset from begin_transaction or transmit): the applet calls
+// connection.reconnect(), forgets all selection state, increases security_epoch(), and runs
+// the operation once more from the start, unless it had already sent a PIN (VERIFY / CHANGE
+// REFERENCE DATA): a PIN is never re-sent on the applet's own initiative; that case, and a second
+// reset, throw Kind::SecurityStateLost. A login-dependent operation re-run after a reset throws
+// SecurityStateLost without sending anything (its AP selection is unknown).
+//
+// The token layer's duty: keep login state per PIN itself (the card cannot tell), remember
+// security_epoch() when a VERIFY succeeds, and drop every login when the epoch moves on or any
+// SecurityStateLost arrives.
+//
+// Not thread-safe: the token layer serialises calls with its per-card I/O mutex.
+#pragma once
+
+#include "card/apdu.hpp"
+#include "card/commands.hpp"
+#include "card/errors.hpp"
+#include "card/pin_policy.hpp"
+#include "card/profile.hpp"
+
+#include <jpki/secure_bytes.hpp>
+#include <jpki/transport.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <utility>
+
+namespace jpki::card {
+
+// What probe() learns about a card that answers the JPKI AID.
+struct CardInfo {
+    std::string label;                 // EF 0006 label without padding, e.g. "JPKIAPICCTOKEN2"
+    bool has_sign_certificate = true;  // false on under-15 / face-authentication cards
+    bool has_auth_certificate = true;
+};
+
+class JpkiApplet {
+public:
+    explicit JpkiApplet(transport::Connection& connection) noexcept;
+    // Owning form; throws std::invalid_argument for a null connection.
+    explicit JpkiApplet(std::unique_ptr<transport::Connection> connection);
+    JpkiApplet(const JpkiApplet&) = delete;
+    JpkiApplet& operator=(const JpkiApplet&) = delete;
+    JpkiApplet(JpkiApplet&&) = delete;
+    JpkiApplet& operator=(JpkiApplet&&) = delete;
+    ~JpkiApplet() = default;
+
+    // Is this a JPKI card? SELECT AP + SELECT EF 0006 + READ BINARY (detection by AID, not ATR),
+    // then EF 0008 (or, when absent, whether EF 0001 exists) for the signing certificate.
+    // nullopt when the AID or EF 0006 is refused. Always selects the AP.
+    std::optional<CardInfo> probe();
+
+    // The DER certificate in EF 000A, 000B, 0001 or 0002 (std::invalid_argument for any other):
+    // READ BINARY 4 bytes, expect 30 82 hh ll, then the rest in chunks of up to 256 bytes, so
+    // 1 + ceil((hhll) / 256) READ BINARYs. EF 0001 needs the SignPin verified (6982 ->
+    // SecurityStatusNotSatisfied). Filler after the DER object is not returned.
+    Bytes read_certificate(Fid certificate_ef);
+
+    // The PIN's retry counter via SELECT PIN EF + empty VERIFY (spends no try): 63Cx -> x,
+    // 6984 -> 0. A 9000 answer (PIN verified, counter refilled) -> the maximum.
+    int tries_left(PinRole role);
+
+    // Checks the PIN format first (PinLengthOutOfRange / PinInvalidCharacter, zero APDUs),
+    // upper-cases a SignPin, then SELECT AP, SELECT PIN EF, VERIFY.
+    // 63Cx -> PinIncorrect (tries_left x); 63C0 / 6984 -> PinLocked.
+    void verify(PinRole role, const SecureBytes& pin);
+
+    // COMPUTE DIGITAL SIGNATURE P1 00 with the key of `key` (EF 0017 / 001A): the card applies
+    // PKCS#1 v1.5 type-1 padding to 1..245 bytes (a DigestInfo); else WrongLength, zero APDUs.
+    // 6982 -> SecurityStatusNotSatisfied: the caller reports "not logged in", never re-sends a PIN.
+    Bytes sign(PinRole key, std::span<const std::uint8_t> input);
+    // P1 04: RSASSA-PSS over a 32-byte SHA-256 hash (else WrongLength, zero APDUs).
+    // 6A86 -> FunctionNotSupported.
+    Bytes sign_pss_sha256(PinRole key, std::span<const std::uint8_t> hash);
+
+    // Both PINs checked by the policy before any APDU; then SELECT AP, SELECT PIN EF, VERIFY old,
+    // CHANGE REFERENCE DATA new. The PIN stays verified afterwards (JPKI-CARD.md, ISO 7816-4).
+    void change_pin(PinRole role, const SecureBytes& old_pin, const SecureBytes& new_pin);
+
+    // n random bytes from GET CHALLENGE, in requests of up to 256 bytes; n = 0 sends nothing.
+    Bytes get_challenge(std::size_t n);
+
+    // Runs body, which calls this applet's operations, inside one card transaction, so that
+    // nothing of another program's comes between them (e.g. tries_left() then verify() for the
+    // final-try guard). After a reset body may run a second time (same rule as above).
+    template <class F>
+    decltype(auto) in_transaction(F&& body) {
+        return run(std::forward<F>(body));
+    }
+
+    // Increases whenever verified PINs on the card must be presumed lost: a card reset, or the
+    // AP re-selected because an EF select answered 6A82.
+    [[nodiscard]] std::uint64_t security_epoch() const noexcept { return security_epoch_; }
+
+    // The caller's declaration "the card may have been touched by others": the AP selection is
+    // no longer trusted. Login-dependent operations then throw SecurityStateLost until the next
+    // verify().
+    void forget_selection() noexcept;
+
+    [[nodiscard]] transport::Connection& connection() noexcept { return connection_; }
+
+private:
+    enum class Need { Nothing, SecurityState };  // does the operation rely on a verified PIN?
+
+    // One transaction's scope: begins it, and clears the per-transaction selection memory on
+    // both ends.
+    class TransactionScope {
+    public:
+        explicit TransactionScope(JpkiApplet& applet);
+        ~TransactionScope();
+        TransactionScope(const TransactionScope&) = delete;
+        TransactionScope& operator=(const TransactionScope&) = delete;
+        TransactionScope(TransactionScope&&) = delete;
+        TransactionScope& operator=(TransactionScope&&) = delete;
+
+    private:
+        JpkiApplet& applet_;
+        transport::Transaction transaction_;
+    };
+
+    template <class F>
+    decltype(auto) run(F&& body) {
+        if (depth_ > 0) return body();  // already inside in_transaction()
+        for (int attempt = 0;; ++attempt) {
+            secret_sent_ = false;
+            try {
+                TransactionScope scope(*this);
+                return body();
+            } catch (const transport::CardReset&) {
+                recover_from_reset();
+                if (attempt > 0 || secret_sent_) throw_security_state_lost("card was reset");
+            } catch (const transport::Error&) {
+                forget_selection();
+                throw;
+            }
+        }
+    }
+
+    void recover_from_reset();
+    [[noreturn]] static void throw_security_state_lost(const std::string& why);
+
+    Response exchange(std::span<const std::uint8_t> apdu);
+    Response exchange_secret(const SecureBytes& apdu);
+    void select_ap();
+    // true once `fid` is the current EF, false when the card answers 6A82.
+    bool select_ef_if_present(Fid fid, Need need);
+    void select_ef(Fid fid, Need need);
+    void verify_selected_pin(PinRole role, const SecureBytes& normalised_pin);
+    Bytes compute_digital_signature(PinRole key, std::span<const std::uint8_t> data,
+                                    command::SignatureFormat format);
+    void read_certificate_flags(CardInfo& info);
+
+    std::unique_ptr<transport::Connection> owned_;
+    transport::Connection& connection_;
+
+    bool ap_selected_ = false;       // JPKI AP believed current (survives transactions)
+    bool ap_selected_here_ = false;  // ... and selected by us in the current transaction
+    std::optional<Fid> ef_;          // EF selected in the current transaction
+    int depth_ = 0;                  // > 0 inside a transaction
+    bool secret_sent_ = false;       // a PIN went out in the current attempt
+    std::uint64_t security_epoch_ = 0;
+};
+
+}  // namespace jpki::card

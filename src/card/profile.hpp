@@ -1,0 +1,42 @@
+// The JPKI applet's names and numbers (JPKI-CARD.md, "Applications" and "Elementary files"):
+// its AID, its EFs, and which PIN and key file belong to each PIN role. Kept as data so a
+// next-generation card (DESIGN.md §6) means a new table, not new code.
+#pragma once
+
+#include "card/pin_policy.hpp"
+
+#include <array>
+#include <cstdint>
+
+namespace jpki::card {
+
+using Fid = std::uint16_t;  // a 2-byte file identifier, as in SELECT EF 00 A4 02 0C 02 <FID>
+
+// 公的個人認証AP (JPKI-CARD.md, "Applications" [HW]).
+inline constexpr std::array<std::uint8_t, 10> jpki_aid = {0xD3, 0x92, 0xF0, 0x00, 0x26,
+                                                          0x01, 0x00, 0x00, 0x00, 0x01};
+
+namespace ef {
+inline constexpr Fid sign_certificate = 0x0001;     // needs the sign password verified
+inline constexpr Fid sign_ca_certificate = 0x0002;  // free
+inline constexpr Fid token_info = 0x0006;           // 32-byte space-padded label first
+inline constexpr Fid certificate_flags = 0x0008;    // 3 bytes: [0] sign cert, [1] auth cert
+inline constexpr Fid auth_certificate = 0x000A;     // free
+inline constexpr Fid auth_ca_certificate = 0x000B;  // free
+inline constexpr Fid auth_key = 0x0017;             // RSA-2048, AuthPin verified
+inline constexpr Fid auth_pin = 0x0018;             // 4 digits, 3 tries
+inline constexpr Fid sign_key = 0x001A;             // RSA-2048, SignPin verified
+inline constexpr Fid sign_pin = 0x001B;             // 6..16 of 0-9 A-Z, 5 tries
+}  // namespace ef
+
+inline constexpr std::size_t token_label_length = 32;  // EF 0006 label, space padded
+
+// COMPUTE DIGITAL SIGNATURE P1 00: the card adds PKCS#1 v1.5 type-1 padding to 1..245 bytes.
+inline constexpr std::size_t max_sign_input = 245;
+// P1 04: RSASSA-PSS over exactly one SHA-256 hash [ONE].
+inline constexpr std::size_t pss_hash_length = 32;
+
+constexpr Fid pin_ef(PinRole role) noexcept { return role == PinRole::Auth ? ef::auth_pin : ef::sign_pin; }
+constexpr Fid key_ef(PinRole role) noexcept { return role == PinRole::Auth ? ef::auth_key : ef::sign_key; }
+
+}  // namespace jpki::card

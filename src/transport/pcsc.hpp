@@ -1,0 +1,79 @@
+// The PC/SC implementation of the transport seam (include/jpki/transport.hpp) over PCSC-lite.
+#pragma once
+
+#include "jpki/transport.hpp"
+#include "transport/scard.hpp"
+
+#include <PCSC/winscard.h>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace jpki::transport {
+
+// Threads: readers() and connect() may be called from any thread (the context they use is
+// guarded by a mutex; every connection gets its own context). wait_for_change() runs in one
+// thread at a time on a context of its own, so cancel_wait() can SCardCancel it from another
+// thread. The object must outlive a running wait_for_change(): cancel it and let it return
+// before destroying the transport.
+//
+// pcscd may be absent or restart at any time: nothing is established at construction, and a
+// context found dead (SCARD_E_NO_SERVICE and friends) is released and established again on the
+// next call ("pcscd restarted -> the next call re-establishes the context", DESIGN.md §3).
+class PcscTransport final : public Transport {
+public:
+    PcscTransport() = default;
+    ~PcscTransport() override = default;
+
+    // Every reader with its card state. No readers -> empty. pcscd unreachable even after
+    // establishing a fresh context -> ServiceUnavailable.
+    std::vector<ReaderStatus> readers() override;
+    // SCARD_SHARE_SHARED, T=0 or T=1. CardRemoved when the reader holds no card,
+    // ServiceUnavailable when the reader or pcscd is gone.
+    std::unique_ptr<Connection> connect(const std::string& reader) override;
+    // True when, since the caller last looked (the last readers() or wait_for_change()), a
+    // reader appeared or went, or a card was inserted, removed or went mute. Changes that only
+    // flip the sharing bits (some program connected) are not reported. Returns false on timeout
+    // or cancel_wait(). Throws ServiceUnavailable when pcscd cannot be reached at the start; a
+    // pcscd that goes away during the wait is reported as a change (its readers are gone).
+    bool wait_for_change(std::chrono::milliseconds timeout) override;
+    // Wakes a blocked wait_for_change (SCardCancel). A cancel that arrives while no wait is
+    // blocked makes the next wait return false at once; one that races the start of a wait is
+    // seen within a second (waits are cut in 1 s slices for that reason).
+    void cancel_wait() override;
+
+private:
+    using StateMap = std::map<std::string, DWORD>;
+
+    // Reader states as last shown to the caller (dwEventState without SCARD_STATE_CHANGED: the
+    // high 16 bits hold pcsc-lite's per-reader event counter, so passing them back as
+    // dwCurrentState makes pcsc-lite report any insertion/removal that happened in between).
+    void remember(const StateMap& states, bool replace_all);
+    [[nodiscard]] StateMap remembered(bool& known);
+
+    void ensure_wait_context();
+    void drop_wait_context() noexcept;
+    [[nodiscard]] bool take_cancel() noexcept;
+
+    std::mutex mutex_;  // guards context_
+    ScardContext context_;
+
+    std::mutex wait_mutex_;  // one waiter at a time; guards wait_context_ and pnp_state_
+    ScardContext wait_context_;
+    DWORD pnp_state_ = SCARD_STATE_UNAWARE;
+
+    std::mutex cancel_mutex_;  // guards the two below; never held while blocking
+    bool cancel_requested_ = false;
+    bool wait_context_published_ = false;
+    SCARDCONTEXT published_wait_context_ = 0;
+
+    std::mutex seen_mutex_;  // guards seen_ and seen_known_
+    StateMap seen_;
+    bool seen_known_ = false;
+};
+
+}  // namespace jpki::transport

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Tests of with-vcard.sh itself: the card is reachable through pcscd, COMMAND's exit status
+# comes back, and nothing it started is left running afterwards — after a normal end, after
+# SIGTERM to the script, and for a user other than root. The system's pcscd files stay untouched.
+set -uo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+with_vcard="$here/with-vcard.sh"
+work=$(mktemp -d)
+chmod 755 "$work"
+trap 'rm -rf "$work"' EXIT
+failures=0
+fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
+
+# Asserts that the processes and scratch folder recorded in $1 are gone.
+assert_nothing_left() {
+    local record=$1 what=$2 pcscd vcard dir
+    read -r pcscd vcard dir <"$record" || { fail "$what: nothing recorded"; return; }
+    kill -0 "$pcscd" 2>/dev/null && fail "$what: pcscd ($pcscd) still running"
+    kill -0 "$vcard" 2>/dev/null && fail "$what: jpki-vcard ($vcard) still running"
+    [ -e "$dir" ] && fail "$what: scratch folder $dir left behind"
+    return 0
+}
+record='echo "$WITH_VCARD_PCSCD_PID $WITH_VCARD_VCARD_PID $WITH_VCARD_DIR" >"$0"'
+
+system_pid_before=$(stat -c '%Y %s' /run/pcscd/pcscd.pid 2>/dev/null || echo absent)
+
+# 1. The card answers through pcscd, and COMMAND's status is returned.
+"$with_vcard" -- bash -c "$record"'
+    opensc-tool --list-readers | grep -E "Virtual PCD 00 00" | grep -q Yes || exit 90
+    opensc-tool --reader "$JPKI_VCARD_READER" --send-apdu 00A4040C0AD392F000260100000001 | grep -q "SW1=0x90" || exit 91
+    exit 7' "$work/run1"
+status=$?
+[ "$status" = 7 ] || fail "exit status $status, expected COMMAND's 7 (90: no card in reader, 91: SELECT failed)"
+assert_nothing_left "$work/run1" "normal end"
+
+# 2. SIGTERM to the script while COMMAND runs still stops everything.
+"$with_vcard" -- bash -c "$record; sleep 60" "$work/run2" &
+script=$!
+for _ in $(seq 100); do [ -s "$work/run2" ] && break; sleep 0.1; done
+kill -TERM "$script"
+wait "$script"
+status=$?
+[ "$status" -ne 0 ] || fail "SIGTERM: expected a non-zero status"
+sleep 0.2
+assert_nothing_left "$work/run2" "after SIGTERM"
+
+# 3. Bad card options: a clear error, status 2, nothing left.
+out=$("$with_vcard" --no-such-option -- true 2>&1)
+status=$?
+[ "$status" = 2 ] || fail "bad option: status $status, expected 2"
+echo "$out" | grep -q -- '--no-such-option' || fail "bad option not named in: $out"
+
+# 4. Any user: run as nobody when we are root.
+if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1 && command -v runuser >/dev/null; then
+    mkdir "$work/nobody" && chown nobody "$work/nobody"
+    if runuser -u nobody -- test -x "$with_vcard" && runuser -u nobody -- test -r "$here/../pki/auth-key.pem"; then
+        runuser -u nobody -- env JPKI_BUILD_DIR="${JPKI_BUILD_DIR:-}" \
+            "$with_vcard" -- bash -c "$record; opensc-tool --list-readers | grep -q Yes" "$work/nobody/run4"
+        status=$?
+        [ "$status" = 0 ] || fail "as nobody: status $status"
+        assert_nothing_left "$work/nobody/run4" "as nobody"
+    else
+        echo "SKIP: the checkout is not readable by nobody; user test not run"
+    fi
+fi
+
+system_pid_after=$(stat -c '%Y %s' /run/pcscd/pcscd.pid 2>/dev/null || echo absent)
+[ "$system_pid_before" = "$system_pid_after" ] || fail "the system's /run/pcscd/pcscd.pid changed"
+
+if [ "$failures" -gt 0 ]; then echo "$failures failure(s)"; exit 1; fi
+echo "PASS: with-vcard.sh fixture"

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Regenerates the test PKI of the virtual My Number Card (JPKI-CARD.md "Certificates").
+# The output is committed, so tests never depend on this script running; run it only to
+# change the test PKI. Every key here is a test-only key: nothing real trusts these CAs.
+#
+#   tests/pki/make-test-pki.sh [OUTDIR]     (default: the folder holding this script)
+set -euo pipefail
+
+out=${1:-$(cd "$(dirname "$0")" && pwd)}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$out"
+
+# The fictitious card holder. Birth date 1985-07-14 (Showa 60): era 3 in the JPKI encoding.
+holder_name='山田 花子'
+holder_birth='319850714'
+holder_sex='2'                      # JIS X 0303: 1 male, 2 female, 9 not applicable
+holder_address='東京都架空区試験町一丁目2番3号'
+# Certificates run to the holder's 5th birthday after issue (23:59:59 JST).
+issued=20250301000000Z
+expires=20290714145959Z
+
+cat >"$work/ca.cnf" <<CNF
+[ ca ]
+default_ca = test_ca
+[ test_ca ]
+database       = $work/index.txt
+new_certs_dir  = $work
+serial         = $work/serial
+default_md     = sha256
+policy         = any
+unique_subject = no
+copy_extensions = none
+utf8           = yes
+string_mask    = utf8only
+[ any ]
+countryName            = optional
+organizationName       = optional
+organizationalUnitName = optional
+localityName           = optional
+commonName             = optional
+[ req ]
+distinguished_name = dn
+string_mask = utf8only
+utf8 = yes
+[ dn ]
+[ v3_ca ]
+basicConstraints       = critical, CA:true
+keyUsage               = critical, keyCertSign, cRLSign
+subjectKeyIdentifier   = hash
+[ v3_auth ]
+basicConstraints       = CA:false
+keyUsage               = critical, digitalSignature
+subjectKeyIdentifier   = hash
+authorityKeyIdentifier = keyid
+[ v3_sign ]
+basicConstraints       = CA:false
+keyUsage               = critical, digitalSignature, nonRepudiation
+subjectKeyIdentifier   = hash
+authorityKeyIdentifier = keyid
+certificatePolicies    = 1.2.392.200149.8.5.1.0.20
+subjectAltName         = @holder
+[ holder ]
+# JPKI-CARD.md: otherName { OID, [0] EXPLICIT UTF8String }, arc 1.2.392.200149.8.5.5
+otherName.1 = 1.2.392.200149.8.5.5.1;FORMAT:UTF8,UTF8:$holder_name
+otherName.2 = 1.2.392.200149.8.5.5.2;FORMAT:UTF8,UTF8:0
+otherName.3 = 1.2.392.200149.8.5.5.3;FORMAT:UTF8,UTF8:$holder_sex
+otherName.4 = 1.2.392.200149.8.5.5.4;FORMAT:UTF8,UTF8:$holder_birth
+otherName.5 = 1.2.392.200149.8.5.5.5;FORMAT:UTF8,UTF8:$holder_address
+otherName.6 = 1.2.392.200149.8.5.5.6;FORMAT:UTF8,UTF8:0
+CNF
+
+rsa_key() {  # RSA-2048, e=65537, PKCS#8 PEM
+    openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 \
+        -pkeyopt rsa_keygen_pubexp:65537 -out "$1" 2>/dev/null
+    chmod 644 "$1"   # test-only keys: any user running the tests reads them
+}
+
+# issue NAME KEY SUBJECT SIGNER_NAME EXTENSIONS START END  (SIGNER_NAME = NAME: self-signed)
+issue() {
+    local name=$1 key=$2 subject=$3 signer=$4 ext=$5 start=$6 end=$7
+    : >"$work/index.txt"
+    openssl rand -hex 8 >"$work/serial"
+    openssl req -new -config "$work/ca.cnf" -key "$out/$key" -subj "$subject" \
+        -utf8 -out "$work/$name.csr"
+    local signer_args=(-cert "$out/$signer.pem" -keyfile "$out/$signer-key.pem")
+    [ "$signer" = "$name" ] && signer_args=(-selfsign -keyfile "$out/$key")
+    openssl ca -batch -config "$work/ca.cnf" -notext "${signer_args[@]}" -extensions "$ext" \
+        -startdate "$start" -enddate "$end" -in "$work/$name.csr" -out "$out/$name.pem" 2>/dev/null
+    openssl x509 -in "$out/$name.pem" -outform DER -out "$out/$name.der"
+}
+
+ou_jlis='/OU=Japan Agency for Local Authority Information Systems'
+for role in auth sign; do rsa_key "$out/$role-ca-key.pem"; rsa_key "$out/$role-key.pem"; done
+issue auth-ca auth-ca-key.pem "/C=JP/O=JPKI-TEST/OU=JPKI for user authentication$ou_jlis" auth-ca v3_ca \
+    20230101000000Z 20430101000000Z
+issue sign-ca sign-ca-key.pem "/C=JP/O=JPKI-TEST/OU=JPKI for digital signature$ou_jlis" sign-ca v3_ca \
+    20230101000000Z 20430101000000Z
+issue auth-cert auth-key.pem "/C=JP/CN=20250301AUTH0JPKITEST0000001A" auth-ca v3_auth "$issued" "$expires"
+issue sign-cert sign-key.pem "/C=JP/L=Tokyo-to/L=Kakuu-ku/CN=20250301SIGN0JPKITEST0000001S" sign-ca v3_sign \
+    "$issued" "$expires"
+echo "test PKI written to $out"

@@ -1,0 +1,114 @@
+// src/crypto X.509 fields against values read with `openssl x509` / `openssl asn1parse` from
+// the test PKI (tests/pki).
+#include "crypto/certificate.hpp"
+#include "crypto/error.hpp"
+#include "test_crypto_support.hpp"
+
+#include <catch2/catch.hpp>
+#include <openssl/err.h>
+
+using namespace jpki;
+using namespace jpki::crypto;
+using jpki::crypto_test::from_hex;
+using jpki::crypto_test::read_pki_file;
+using jpki::crypto_test::to_hex;
+
+TEST_CASE("crypto: authentication certificate fields", "[crypto]") {
+    Context context;
+    const Bytes der = read_pki_file("auth-cert.der");
+    const Certificate cert(context, der);
+
+    CHECK(cert.der() == der);
+    // openssl asn1parse: subject at offset 208 (hl 2, l 53), issuer at 38 (hl 3, l 135).
+    CHECK(to_hex(cert.subject_der()) ==
+          "3035310b3009060355040613024a503126302406035504030c1d323032353033303141555448304a504b4954"
+          "4553543030303030303141");
+    CHECK(to_hex(cert.issuer_der()) ==
+          "308187310b3009060355040613024a5031123010060355040a0c094a504b492d5445535431253023060355"
+          "040b0c1c4a504b4920666f7220757365722061757468656e7469636174696f6e313d303b060355040b0c34"
+          "4a6170616e204167656e637920666f72204c6f63616c20417574686f7269747920496e666f726d617469"
+          "6f6e2053797374656d73");
+    CHECK(to_hex(cert.serial_number_der()) == "02082f792996a3018f00");
+    CHECK(cert.serial_hex() == "2F792996A3018F00");
+    CHECK(cert.subject_text() == "CN=20250301AUTH0JPKITEST0000001A,C=JP");
+    CHECK(cert.subject_common_name() == "20250301AUTH0JPKITEST0000001A");
+    CHECK(cert.issuer_text() ==
+          "OU=Japan Agency for Local Authority Information Systems,"
+          "OU=JPKI for user authentication,O=JPKI-TEST,C=JP");
+    CHECK(std::chrono::system_clock::to_time_t(cert.not_before()) == 1740787200);  // 2025-03-01 00:00:00Z
+    CHECK(std::chrono::system_clock::to_time_t(cert.not_after()) == 1878735599);   // 2029-07-14 14:59:59Z
+    CHECK_FALSE(cert.is_ca());
+    REQUIRE(cert.subject_key_id());
+    CHECK(to_hex(*cert.subject_key_id()) == "4834ed7d11b95450366b7e199355331c87dc086d");
+
+    const RsaPublicKey key = cert.public_key();
+    CHECK(key.modulus().size() == 256);
+    CHECK(key.bits() == 2048);
+    CHECK(key.size() == 256);
+    CHECK(to_hex(Bytes(key.modulus().begin(), key.modulus().begin() + 16)) ==
+          "cc3eabff4c6c83dda621a346e45f0718");
+    CHECK(key.public_exponent() == Bytes{0x01, 0x00, 0x01});
+}
+
+TEST_CASE("crypto: a serial with the high bit set keeps its DER sign byte", "[crypto]") {
+    Context context;
+    const Certificate ca(context, read_pki_file("sign-ca.der"));
+    CHECK(to_hex(ca.serial_number_der()) == "020900f4d766845e7cd200");
+    CHECK(ca.serial_hex() == "F4D766845E7CD200");
+    CHECK(ca.is_ca());
+    CHECK(ca.subject_der() == ca.issuer_der());
+}
+
+TEST_CASE("crypto: signing certificate fields", "[crypto]") {
+    Context context;
+    const Certificate cert(context, read_pki_file("sign-cert.der"));
+    CHECK(cert.serial_hex() == "3617CC0FBD154ACC");
+    CHECK(cert.subject_text() == "CN=20250301SIGN0JPKITEST0000001S,L=Kakuu-ku,L=Tokyo-to,C=JP");
+    CHECK(cert.public_key().bits() == 2048);
+    CHECK(cert.public_key().public_exponent() == Bytes{0x01, 0x00, 0x01});
+    CHECK_FALSE(cert.is_ca());
+    CHECK(cert.public_key() != Certificate(context, read_pki_file("auth-cert.der")).public_key());
+}
+
+TEST_CASE("crypto: issued_by checks the CA's key", "[crypto]") {
+    Context context;
+    const Certificate auth(context, read_pki_file("auth-cert.der"));
+    const Certificate sign(context, read_pki_file("sign-cert.der"));
+    const Certificate auth_ca(context, read_pki_file("auth-ca.der"));
+    const Certificate sign_ca(context, read_pki_file("sign-ca.der"));
+    CHECK(auth.issued_by(auth_ca));
+    CHECK_FALSE(auth.issued_by(sign_ca));
+    CHECK(sign.issued_by(sign_ca));
+    CHECK_FALSE(sign.issued_by(auth_ca));
+    CHECK(auth_ca.issued_by(auth_ca));  // self-signed
+    CHECK_FALSE(auth_ca.issued_by(auth));
+}
+
+TEST_CASE("crypto: certificate parsing refuses garbage", "[crypto]") {
+    Context context;
+    CHECK_THROWS_AS(Certificate(context, Bytes{}), crypto::Error);
+    CHECK_THROWS_AS(Certificate(context, from_hex("3003020101")), crypto::Error);
+    CHECK_THROWS_AS(Certificate(context, Bytes(100, 0xFF)), crypto::Error);
+
+    Bytes der = read_pki_file("auth-cert.der");
+    CHECK_THROWS_AS(Certificate(context, ByteView(der).first(der.size() - 1)), crypto::Error);
+    Bytes padded = der;
+    padded.insert(padded.end(), 16, 0xFF);  // EF filler must be stripped by the card layer
+    CHECK_THROWS_AS(Certificate(context, padded), crypto::Error);
+    der[der.size() - 10] ^= 0x01;  // inside the signature: parses, no longer verifies
+    const Certificate tampered(context, der);
+    CHECK_FALSE(tampered.issued_by(Certificate(context, read_pki_file("auth-ca.der"))));
+}
+
+TEST_CASE("crypto: Error carries OpenSSL's text and empties its queue", "[crypto]") {
+    Context context;
+    try {
+        const Certificate cert(context, Bytes(100, 0xFF));
+        FAIL("no exception");
+    } catch (const crypto::Error& e) {
+        const std::string what = e.what();
+        CHECK(what.rfind("parsing a certificate", 0) == 0);
+        CHECK(what.size() > std::string("parsing a certificate").size());  // queue text appended
+    }
+    CHECK(ERR_peek_error() == 0);
+}

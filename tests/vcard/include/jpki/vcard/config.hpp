@@ -1,0 +1,40 @@
+// What a virtual My Number Card is made of: its PINs, counters and knobs (DESIGN.md §4).
+#pragma once
+
+#include <jpki/transport.hpp>  // jpki::Bytes
+
+#include <chrono>
+#include <string>
+
+#ifndef JPKI_TEST_PKI_DIR
+#error "JPKI_TEST_PKI_DIR must be defined (tests/vcard/CMakeLists.txt sets it on jpki_vcard)"
+#endif
+
+namespace jpki::vcard {
+
+using jpki::Bytes;
+
+// The card's two PINs (JPKI-CARD.md, EF 0018 and EF 001B).
+enum class Pin { Auth, Sign };
+
+inline constexpr int auth_max_tries = 3;  // JPKI-CARD.md: EF 0018, 3 tries
+inline constexpr int sign_max_tries = 5;  // JPKI-CARD.md: EF 001B, 5 tries
+
+struct CardConfig {
+    std::string auth_pin = "1234";    // exactly 4 digits
+    std::string sign_pin = "ABC123";  // 6..16 of 0-9 A-Z
+    int auth_tries = auth_max_tries;  // tries left at start, 0..3
+    int sign_tries = sign_max_tries;  // tries left at start, 0..5
+    bool sign_cert = true;            // false: an under-15 card without EF 0001/001A/001B
+    bool pss = false;                 // accept COMPUTE DIGITAL SIGNATURE P1 04 (RSASSA-PSS)
+    bool reselect_clears = false;     // re-selecting the JPKI AID drops verified PINs
+    // Contact ATR seen on real cards; OpenSC's JPKI driver matches exactly this one.
+    Bytes atr = {0x3B, 0xE0, 0x00, 0xFF, 0x81, 0x31, 0xFE, 0x45, 0x14};
+    std::chrono::milliseconds apdu_latency{0};  // slept for every APDU
+    std::chrono::milliseconds sign_latency{0};  // slept for every signature
+    std::string pki_dir = JPKI_TEST_PKI_DIR;    // auth-cert.der, auth-key.pem, ... (see files.cpp)
+    std::string state_file;                     // empty: counters and PINs live in memory only
+    std::string trace_file;                     // empty: no trace
+};
+
+}  // namespace jpki::vcard

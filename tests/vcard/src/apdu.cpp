@@ -1,0 +1,45 @@
+#include "apdu.hpp"
+
+namespace jpki::vcard {
+
+std::optional<Command> parse_command(std::span<const std::uint8_t> apdu) {
+    if (apdu.size() < 4) {
+        return std::nullopt;
+    }
+    Command c{apdu[0], apdu[1], apdu[2], apdu[3], {}, std::nullopt};
+    if (apdu.size() == 4) {
+        return c;  // case 1
+    }
+    const auto le_of = [](std::uint8_t b) -> std::size_t { return b == 0 ? 256 : b; };
+    if (apdu.size() == 5) {
+        c.le = le_of(apdu[4]);  // case 2
+        return c;
+    }
+    const std::size_t lc = apdu[4];
+    if (lc == 0) {
+        return std::nullopt;  // extended length: the card speaks short APDUs only
+    }
+    if (5 + lc == apdu.size()) {
+        c.data = apdu.subspan(5, lc);  // case 3
+        return c;
+    }
+    if (5 + lc + 1 == apdu.size()) {
+        c.data = apdu.subspan(5, lc);  // case 4
+        c.le = le_of(apdu.back());
+        return c;
+    }
+    return std::nullopt;
+}
+
+Bytes status(std::uint16_t sw) {
+    return {static_cast<std::uint8_t>(sw >> 8), static_cast<std::uint8_t>(sw & 0xFF)};
+}
+
+Bytes response(std::span<const std::uint8_t> data, std::uint16_t sw) {
+    Bytes out(data.begin(), data.end());
+    out.push_back(static_cast<std::uint8_t>(sw >> 8));
+    out.push_back(static_cast<std::uint8_t>(sw & 0xFF));
+    return out;
+}
+
+}  // namespace jpki::vcard
