@@ -55,6 +55,7 @@ void JpkiApplet::forget_selection() noexcept {
     ap_selected_ = false;
     ap_selected_here_ = false;
     ef_.reset();
+    signed_with_.reset();
 }
 
 void JpkiApplet::recover_from_reset() {
@@ -96,7 +97,7 @@ void JpkiApplet::select_ap() {
     ap_selected_here_ = true;
 }
 
-bool JpkiApplet::select_ef_if_present(Fid fid, Need need) {
+bool JpkiApplet::select_ef_if_present(Fid fid, Need need, OnFileNotFound on_not_found) {
     if (!ap_selected_) {
         // Selecting the AP may clear a verified PIN (JPKI-CARD.md "Security state" [?]), and
         // an unknown selection means the card may have been reset or moved: no login to rely on.
@@ -105,8 +106,9 @@ bool JpkiApplet::select_ef_if_present(Fid fid, Need need) {
     }
     if (ef_ == fid) return true;
     ef_.reset();
+    signed_with_.reset();
     std::uint16_t sw = exchange(command::select_ef(fid)).sw;
-    if (sw == sw_file_not_found && !ap_selected_here_) {
+    if (sw == sw_file_not_found && !ap_selected_here_ && on_not_found == OnFileNotFound::ReselectAp) {
         // The AP was remembered from an earlier transaction; another program may have moved the
         // card to another applet since (DESIGN.md §3). Select ours again and retry once.
         select_ap();
@@ -141,26 +143,23 @@ std::optional<CardInfo> JpkiApplet::probe() {
         }
         const Response label = exchange(command::read_binary(0, token_label_length));
         if (!label.ok()) return std::nullopt;
-        CardInfo info;
-        info.label = label_from(label.data);
-        read_certificate_flags(info);
-        return info;
+        return CardInfo{label_from(label.data)};
     });
 }
 
-void JpkiApplet::read_certificate_flags(CardInfo& info) {
-    // EF 0008: byte 0 signing certificate, byte 1 authentication certificate; 8F present, 00
-    // absent (JPKI-CARD.md [ONE]). Without EF 0008, EF 0001's presence tells.
-    if (select_ef_if_present(ef::certificate_flags, Need::Nothing)) {
-        const Response flags = exchange(command::read_binary(0, 3));
-        if (flags.ok() && flags.data.size() >= 2) {
-            info.has_sign_certificate = flags.data[0] != 0x00;
-            info.has_auth_certificate = flags.data[1] != 0x00;
-            return;
+bool JpkiApplet::has_sign_certificate() {
+    return run([&] {
+        // EF 0008: byte 0 signing certificate, byte 1 authentication certificate; 8F present, 00
+        // absent (JPKI-CARD.md [ONE]). Without EF 0008, EF 0001's presence tells. EF 0008 itself
+        // is reported by one survey only, so its 6A82 is taken as "no such EF", not as "another
+        // program moved the card" (which would re-select the AP and drop logins); a moved card
+        // still shows at the EF 0001 select, which follows the usual rule.
+        if (select_ef_if_present(ef::certificate_flags, Need::Nothing, OnFileNotFound::Absent)) {
+            const Response flags = exchange(command::read_binary(0, 3));
+            if (flags.ok() && !flags.data.empty()) return flags.data[0] != 0x00;
         }
-    }
-    info.has_sign_certificate = select_ef_if_present(ef::sign_certificate, Need::Nothing);
-    info.has_auth_certificate = true;
+        return select_ef_if_present(ef::sign_certificate, Need::Nothing);
+    });
 }
 
 Bytes JpkiApplet::read_certificate(Fid certificate_ef) {
@@ -170,16 +169,19 @@ Bytes JpkiApplet::read_certificate(Fid certificate_ef) {
         select_ef(certificate_ef, need);
         // JPKI-CARD.md "Certificate length": 4 bytes at offset 0 are 30 82 hh ll; the DER object
         // is 4 + hhll bytes (filler follows it); the rest comes in chunks of up to 256 bytes.
-        const Response head = exchange(command::read_binary(0, 4));
+        Response head = exchange(command::read_binary(0, max_le));
+        // A refused long read (a length complaint, say) gets the 4-byte read others use; a
+        // security refusal (EF 0001 before the sign password) would only be refused again.
+        if (!head.ok() && head.sw != 0x6982) head = exchange(command::read_binary(0, 4));
         expect_ok(head.sw, "READ BINARY");
-        if (head.data.size() != 4 || head.data[0] != 0x30 || head.data[1] != 0x82) {
+        if (head.data.size() < 4 || head.data[0] != 0x30 || head.data[1] != 0x82) {
             throw_invalid_response("certificate EF does not start with 30 82 hh ll");
         }
         const std::size_t body = (std::size_t{head.data[2]} << 8) | head.data[3];
         const std::size_t total = 4 + body;
         // DER uses 82 only for lengths >= 256; READ BINARY offsets stop at 7FFF.
         if (body < 0x100 || total > 0x8000) throw_invalid_response("certificate length out of range");
-        Bytes der = head.data;
+        Bytes der(head.data.begin(), head.data.begin() + static_cast<std::ptrdiff_t>(std::min(head.data.size(), total)));
         der.reserve(total);
         while (der.size() < total) {
             const std::size_t want = std::min(total - der.size(), max_le);
@@ -192,65 +194,73 @@ Bytes JpkiApplet::read_certificate(Fid certificate_ef) {
     });
 }
 
+int JpkiApplet::read_tries_left(PinRole role) {
+    // The empty VERIFY answers 63Cx and spends no try (JPKI-CARD.md "Commands").
+    const Response r = exchange(command::verify_status());
+    if (r.sw == sw_ok) return pin_rules(role).max_tries;  // verified: a good VERIFY refills it
+    if ((r.sw & 0xFFF0) == 0x63C0) return r.sw & 0x0F;
+    if (r.sw == 0x6984 || r.sw == 0x6983) return 0;
+    throw error_from_status(r.sw, "VERIFY (tries left)");
+}
+
 int JpkiApplet::tries_left(PinRole role) {
     return run([&] {
         select_ef(pin_ef(role), Need::Nothing);
-        // The empty VERIFY answers 63Cx and spends no try (JPKI-CARD.md "Commands").
-        const Response r = exchange(command::verify_status());
-        if (r.sw == sw_ok) return pin_rules(role).max_tries;  // verified: a good VERIFY refills it
-        if ((r.sw & 0xFFF0) == 0x63C0) return r.sw & 0x0F;
-        if (r.sw == 0x6984 || r.sw == 0x6983) return 0;
-        throw error_from_status(r.sw, "VERIFY (tries left)");
+        return read_tries_left(role);
     });
 }
 
-void JpkiApplet::verify_selected_pin(PinRole role, const SecureBytes& normalised_pin) {
+void JpkiApplet::verify_selected_pin(PinRole role, const SecureBytes& normalised_pin, const TriesCheck& check) {
     // DESIGN.md §3: select the AID right before a VERIFY, so a PIN can never land in another
     // applet's PIN file; an AP this transaction selected itself is still current.
     if (!ap_selected_here_) select_ap();
     select_ef(pin_ef(role), Need::Nothing);
+    if (check) check(read_tries_left(role));
     const SecureBytes apdu = command::verify(normalised_pin);
     expect_ok(exchange_secret(apdu).sw, "VERIFY");
 }
 
-void JpkiApplet::verify(PinRole role, const SecureBytes& pin) {
+void JpkiApplet::verify(PinRole role, const SecureBytes& pin, const TriesCheck& check) {
     const SecureBytes normalised = normalise_pin(role, pin.view());  // before any APDU
-    run([&] { verify_selected_pin(role, normalised); });
+    run([&] { verify_selected_pin(role, normalised, check); });
 }
 
-void JpkiApplet::change_pin(PinRole role, const SecureBytes& old_pin, const SecureBytes& new_pin) {
+void JpkiApplet::change_pin(PinRole role, const SecureBytes& old_pin, const SecureBytes& new_pin,
+                            const TriesCheck& check) {
     const SecureBytes old_normalised = normalise_pin(role, old_pin.view());  // before any APDU
     const SecureBytes new_normalised = normalise_pin(role, new_pin.view());
     run([&] {
-        verify_selected_pin(role, old_normalised);
+        verify_selected_pin(role, old_normalised, check);
         const SecureBytes apdu = command::change_reference_data(new_normalised);
         expect_ok(exchange_secret(apdu).sw, "CHANGE REFERENCE DATA");
     });
 }
 
 Bytes JpkiApplet::compute_digital_signature(PinRole key, std::span<const std::uint8_t> data,
-                                            command::SignatureFormat format) {
+                                            command::SignatureFormat format, KeySelection selection) {
     return run([&] {
-        select_ef(key_ef(key), Need::SecurityState);
+        const bool keep = selection == KeySelection::KeepPrevious && ap_selected_ && signed_with_ == key_ef(key);
+        if (!keep) select_ef(key_ef(key), Need::SecurityState);
         Response r = exchange(command::compute_digital_signature(data, format));
         expect_ok(r.sw, "COMPUTE DIGITAL SIGNATURE");
         if (r.data.empty()) throw_invalid_response("empty signature");
+        signed_with_ = key_ef(key);  // still the card's current EF until someone selects another
         return std::move(r.data);
     });
 }
 
-Bytes JpkiApplet::sign(PinRole key, std::span<const std::uint8_t> input) {
+Bytes JpkiApplet::sign(PinRole key, std::span<const std::uint8_t> input, KeySelection selection) {
     if (input.empty() || input.size() > max_sign_input) {
         throw CardError(CardError::Kind::WrongLength, 0, "sign input must be 1..245 bytes");
     }
-    return compute_digital_signature(key, input, command::SignatureFormat::Pkcs1V15);
+    return compute_digital_signature(key, input, command::SignatureFormat::Pkcs1V15, selection);
 }
 
-Bytes JpkiApplet::sign_pss_sha256(PinRole key, std::span<const std::uint8_t> hash) {
+Bytes JpkiApplet::sign_pss_sha256(PinRole key, std::span<const std::uint8_t> hash, KeySelection selection) {
     if (hash.size() != pss_hash_length) {
         throw CardError(CardError::Kind::WrongLength, 0, "PSS input must be a 32-byte SHA-256 hash");
     }
-    return compute_digital_signature(key, hash, command::SignatureFormat::PssSha256);
+    return compute_digital_signature(key, hash, command::SignatureFormat::PssSha256, selection);
 }
 
 Bytes JpkiApplet::get_challenge(std::size_t n) {

@@ -41,6 +41,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -51,10 +52,15 @@ namespace jpki::card {
 
 // What probe() learns about a card that answers the JPKI AID.
 struct CardInfo {
-    std::string label;                 // EF 0006 label without padding, e.g. "JPKIAPICCTOKEN2"
-    bool has_sign_certificate = true;  // false on under-15 / face-authentication cards
-    bool has_auth_certificate = true;
+    std::string label;  // EF 0006 label without padding, e.g. "JPKIAPICCTOKEN2"
 };
+
+// Called inside a VERIFY's transaction with the PIN's counter, right before the VERIFY; it
+// throws to stop the VERIFY (the token layer's final-try guard, DESIGN.md §3 "Login").
+using TriesCheck = std::function<void(int tries_left)>;
+
+// Whether a SIGN may rely on the key EF our previous SIGN left selected (see sign()).
+enum class KeySelection { Select, KeepPrevious };
 
 class JpkiApplet {
 public:
@@ -67,15 +73,20 @@ public:
     JpkiApplet& operator=(JpkiApplet&&) = delete;
     ~JpkiApplet() = default;
 
-    // Is this a JPKI card? SELECT AP + SELECT EF 0006 + READ BINARY (detection by AID, not ATR),
-    // then EF 0008 (or, when absent, whether EF 0001 exists) for the signing certificate.
+    // Is this a JPKI card? SELECT AP + SELECT EF 0006 + READ BINARY (detection by AID, not ATR).
     // nullopt when the AID or EF 0006 is refused. Always selects the AP.
     std::optional<CardInfo> probe();
 
+    // Does the card hold a signing certificate (not on under-15 / face-authentication cards)?
+    // EF 0008 byte 0 [ONE]; when EF 0008 is absent or unreadable, whether EF 0001 exists.
+    bool has_sign_certificate();
+
     // The DER certificate in EF 000A, 000B, 0001 or 0002 (std::invalid_argument for any other):
-    // READ BINARY 4 bytes, expect 30 82 hh ll, then the rest in chunks of up to 256 bytes, so
-    // 1 + ceil((hhll) / 256) READ BINARYs. EF 0001 needs the SignPin verified (6982 ->
-    // SecurityStatusNotSatisfied). Filler after the DER object is not returned.
+    // READ BINARY 256 bytes at offset 0, which start with 30 82 hh ll, then the rest in chunks of
+    // up to 256 bytes: ceil((4 + hhll) / 256) READ BINARYs. (Others read 4 bytes first; a
+    // certificate EF is always longer than 256 bytes, so that costs an APDU for nothing. If a
+    // card refuses the long first read, the 4-byte read follows.) EF 0001 needs the SignPin
+    // verified (6982 -> SecurityStatusNotSatisfied). Filler after the DER object is not returned.
     Bytes read_certificate(Fid certificate_ef);
 
     // The PIN's retry counter via SELECT PIN EF + empty VERIFY (spends no try): 63Cx -> x,
@@ -85,19 +96,28 @@ public:
     // Checks the PIN format first (PinLengthOutOfRange / PinInvalidCharacter, zero APDUs),
     // upper-cases a SignPin, then SELECT AP, SELECT PIN EF, VERIFY.
     // 63Cx -> PinIncorrect (tries_left x); 63C0 / 6984 -> PinLocked.
-    void verify(PinRole role, const SecureBytes& pin);
+    // With `check`: the empty VERIFY reads the counter between SELECT PIN EF and VERIFY, in the
+    // same transaction, and `check` decides whether the VERIFY goes out.
+    void verify(PinRole role, const SecureBytes& pin, const TriesCheck& check = {});
 
     // COMPUTE DIGITAL SIGNATURE P1 00 with the key of `key` (EF 0017 / 001A): the card applies
     // PKCS#1 v1.5 type-1 padding to 1..245 bytes (a DigestInfo); else WrongLength, zero APDUs.
     // 6982 -> SecurityStatusNotSatisfied: the caller reports "not logged in", never re-sends a PIN.
-    Bytes sign(PinRole key, std::span<const std::uint8_t> input);
+    // KeySelection::KeepPrevious skips the SELECT of the key EF when our previous SIGN used the
+    // same key and we have selected nothing since: a series of signatures then costs one APDU
+    // each. Another program may have selected another EF in between, so the caller must check
+    // such a signature against the key's public key and sign again with Select if it fails.
+    Bytes sign(PinRole key, std::span<const std::uint8_t> input, KeySelection selection = KeySelection::Select);
     // P1 04: RSASSA-PSS over a 32-byte SHA-256 hash (else WrongLength, zero APDUs).
     // 6A86 -> FunctionNotSupported.
-    Bytes sign_pss_sha256(PinRole key, std::span<const std::uint8_t> hash);
+    Bytes sign_pss_sha256(PinRole key, std::span<const std::uint8_t> hash,
+                          KeySelection selection = KeySelection::Select);
 
     // Both PINs checked by the policy before any APDU; then SELECT AP, SELECT PIN EF, VERIFY old,
     // CHANGE REFERENCE DATA new. The PIN stays verified afterwards (JPKI-CARD.md, ISO 7816-4).
-    void change_pin(PinRole role, const SecureBytes& old_pin, const SecureBytes& new_pin);
+    // `check` as for verify().
+    void change_pin(PinRole role, const SecureBytes& old_pin, const SecureBytes& new_pin,
+                    const TriesCheck& check = {});
 
     // n random bytes from GET CHALLENGE, in requests of up to 256 bytes; n = 0 sends nothing.
     Bytes get_challenge(std::size_t n);
@@ -164,13 +184,16 @@ private:
     Response exchange(std::span<const std::uint8_t> apdu);
     Response exchange_secret(const SecureBytes& apdu);
     void select_ap();
+    // What a 6A82 on an EF select means when the AP was remembered from an earlier transaction:
+    // usually that another program moved the card to another applet (re-select ours, retry once).
+    enum class OnFileNotFound { ReselectAp, Absent };
     // true once `fid` is the current EF, false when the card answers 6A82.
-    bool select_ef_if_present(Fid fid, Need need);
+    bool select_ef_if_present(Fid fid, Need need, OnFileNotFound on_not_found = OnFileNotFound::ReselectAp);
     void select_ef(Fid fid, Need need);
-    void verify_selected_pin(PinRole role, const SecureBytes& normalised_pin);
+    void verify_selected_pin(PinRole role, const SecureBytes& normalised_pin, const TriesCheck& check);
+    int read_tries_left(PinRole role);  // empty VERIFY on the selected PIN EF
     Bytes compute_digital_signature(PinRole key, std::span<const std::uint8_t> data,
-                                    command::SignatureFormat format);
-    void read_certificate_flags(CardInfo& info);
+                                    command::SignatureFormat format, KeySelection selection);
 
     std::unique_ptr<transport::Connection> owned_;
     transport::Connection& connection_;
@@ -178,6 +201,7 @@ private:
     bool ap_selected_ = false;       // JPKI AP believed current (survives transactions)
     bool ap_selected_here_ = false;  // ... and selected by us in the current transaction
     std::optional<Fid> ef_;          // EF selected in the current transaction
+    std::optional<Fid> signed_with_; // key EF of our last SIGN, while we have selected nothing since
     int depth_ = 0;                  // > 0 inside a transaction
     bool secret_sent_ = false;       // a PIN went out in the current attempt
     std::uint64_t security_epoch_ = 0;

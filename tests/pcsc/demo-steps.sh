@@ -1,26 +1,42 @@
 #!/usr/bin/env bash
-# The steps demo.sh runs inside with-vcard.sh. Until jpki-pkcs11.so exists, the PKCS#11 module
-# shown is OpenSC's own (its JPKI driver works with real cards), talking to our virtual card.
+# The steps demo.sh runs inside with-vcard.sh: jpki-pkcs11.so, driven by OpenSC's pkcs11-tool,
+# using the virtual My Number Card through pcscd, each step shown with its command and result.
 set -euo pipefail
-module=$(ls /usr/lib/*/opensc-pkcs11.so | head -n 1)
+module=${JPKI_BUILD_DIR:?}/jpki-pkcs11.so
+auth='JPKI (User Authentication PIN)'
+sign='JPKI (Digital Signature PIN)'
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-step() { printf '\n\033[1m== %s\033[0m\n$ %s\n' "$1" "${*:2}"; "${@:2}"; }
+# Shows the command as one could type it (arguments with spaces quoted), then runs it.
+step() {
+    local shown=() word
+    for word in "${@:2}"; do [[ $word == *[[:space:]\(\)]* ]] && word="'$word'"; shown+=("$word"); done
+    printf '\n\033[1m== %s\033[0m\n$ %s\n' "$1" "${shown[*]}"
+    "${@:2}"
+}
+p11() { pkcs11-tool --module "$module" "$@"; }
+echo "(p11 below stands for: pkcs11-tool --module $module)"
 
 step "PC/SC sees the virtual card in the reader of a private pcscd" opensc-tool --list-readers
-step "The PKCS#11 module lists the card's two tokens" pkcs11-tool --module "$module" --list-token-slots
-step "Objects on the authentication token (no PIN needed)" \
-    pkcs11-tool --module "$module" --token-label "JPKI (User Authentication PIN)" --list-objects
+step "jpki-pkcs11 shows the card as two tokens, each with its own PIN" p11 --list-token-slots
+step "Objects on the authentication token, before any PIN" p11 --token-label "$auth" --list-objects
 echo "jpki-pkcs11 demo: signed by the virtual My Number Card" >"$work/message.txt"
-step "Log in with the 4-digit PIN 1234 and sign a file (SHA256-RSA-PKCS)" \
-    pkcs11-tool --module "$module" --token-label "JPKI (User Authentication PIN)" --login --pin 1234 \
-    --sign --id 01 -m SHA256-RSA-PKCS -i "$work/message.txt" -o "$work/message.sig"
+step "Log in with the 4-digit PIN and sign a file (SHA256-RSA-PKCS)" \
+    p11 --token-label "$auth" --login --pin 1234 --sign --id 01 -m SHA256-RSA-PKCS \
+    -i "$work/message.txt" -o "$work/auth.sig"
 step "Read the authentication certificate from the token" \
-    pkcs11-tool --module "$module" --token-label "JPKI (User Authentication PIN)" \
-    --read-object --type cert --id 01 -o "$work/auth.der"
+    p11 --token-label "$auth" --read-object --type cert --id 01 -o "$work/auth.der"
 openssl x509 -inform DER -in "$work/auth.der" -pubkey -noout >"$work/auth.pub"
-step "openssl verifies the signature with the certificate's public key" \
-    openssl dgst -sha256 -verify "$work/auth.pub" -signature "$work/message.sig" "$work/message.txt"
-step "The signature password 'ABC123' opens the signing token and its certificate" \
-    pkcs11-tool --module "$module" --token-label "JPKI (Digital Signature PIN)" --login --pin ABC123 \
-    --list-objects --type cert
+step "openssl verifies the signature with that certificate's public key" \
+    openssl dgst -sha256 -verify "$work/auth.pub" -signature "$work/auth.sig" "$work/message.txt"
+step "The signature password opens the signing token: its certificate and key appear" \
+    p11 --token-label "$sign" --login --pin ABC123 --list-objects
+step "Sign the file with the digital-signature key" \
+    p11 --token-label "$sign" --login --pin ABC123 --sign --id 02 -m SHA256-RSA-PKCS \
+    -i "$work/message.txt" -o "$work/sign.sig"
+p11 --token-label "$sign" --login --pin ABC123 --read-object --type cert --id 02 -o "$work/sign.der" 2>/dev/null
+openssl x509 -inform DER -in "$work/sign.der" -pubkey -noout >"$work/sign.pub"
+step "openssl verifies it with the signing certificate" \
+    openssl dgst -sha256 -verify "$work/sign.pub" -signature "$work/sign.sig" "$work/message.txt"
+step "A 5-digit PIN is refused before it reaches the card: no try is spent" \
+    p11 --token-label "$auth" --login --pin 12345 --list-objects || true

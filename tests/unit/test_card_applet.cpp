@@ -4,8 +4,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <deque>
+#include <functional>
 #include <map>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,6 +19,8 @@ using jpki::Bytes;
 using jpki::SecureBytes;
 using jpki::card::CardError;
 using jpki::card::JpkiApplet;
+using jpki::card::KeySelection;
+using jpki::card::TriesCheck;
 using jpki::card::PinRole;
 using Kind = CardError::Kind;
 namespace ef = jpki::card::ef;
@@ -257,48 +262,109 @@ Kind kind_of(const std::function<void()>& f) {
 
 }  // namespace
 
-TEST_CASE("probe: JPKI detected by AID + EF 0006, EF 0008 says which certificates exist", "[card][applet]") {
+TEST_CASE("probe: JPKI detected by AID + EF 0006, and nothing more is read", "[card][applet]") {
     FakeConnection conn;
     JpkiApplet applet(conn);
     const auto info = applet.probe();
     REQUIRE(info);
     CHECK(info->label == "JPKIAPICCTOKEN2");
-    CHECK(info->has_sign_certificate);
-    CHECK(info->has_auth_certificate);
-    CHECK(conn.take() == std::vector<std::string>{select_ap, select_ef(0x0006), "00B0000020", select_ef(0x0008),
-                                                  "00B0000003"});
+    CHECK(conn.take() == std::vector<std::string>{select_ap, select_ef(0x0006), "00B0000020"});
     CHECK(conn.begins == 1);
     CHECK(conn.ends == 1);
 }
 
-TEST_CASE("probe: under-15 card has no signing certificate", "[card][applet]") {
+TEST_CASE("probe: an under-15 card is probed the same way", "[card][applet]") {
     FakeConnection conn;
     conn.card.remove_sign_certificate();
     JpkiApplet applet(conn);
     const auto info = applet.probe();
     REQUIRE(info);
-    CHECK_FALSE(info->has_sign_certificate);
-    CHECK(info->has_auth_certificate);
+    CHECK(info->label == "JPKIAPICCTOKEN2");
+    CHECK(conn.take() == std::vector<std::string>{select_ap, select_ef(0x0006), "00B0000020"});
 }
 
-TEST_CASE("probe: without EF 0008, EF 0001's select decides, and 6A82 there costs no AP reselect",
-          "[card][applet]") {
+TEST_CASE("has_sign_certificate: EF 0008 byte 0, in its own transaction", "[card][applet]") {
     FakeConnection conn;
-    conn.card.remove_sign_certificate();
-    conn.card.files.erase(ef::certificate_flags);
-    JpkiApplet applet(conn);
-    const auto info = applet.probe();
-    REQUIRE(info);
-    CHECK_FALSE(info->has_sign_certificate);
-    CHECK(conn.take() == std::vector<std::string>{select_ap, select_ef(0x0006), "00B0000020", select_ef(0x0008),
-                                                  select_ef(0x0001)});
-    CHECK(applet.security_epoch() == 0);
+    SECTION("a normal card: 8F") {
+        JpkiApplet applet(conn);
+        REQUIRE(applet.probe());
+        conn.take();
+        CHECK(applet.has_sign_certificate());
+        CHECK(conn.take() == std::vector<std::string>{select_ef(0x0008), "00B0000003"});
+        CHECK(conn.begins == 2);
+        CHECK(conn.ends == 2);
+        CHECK(applet.security_epoch() == 0);
+    }
+    SECTION("an under-15 card: 00") {
+        conn.card.remove_sign_certificate();
+        JpkiApplet applet(conn);
+        REQUIRE(applet.probe());
+        conn.take();
+        CHECK_FALSE(applet.has_sign_certificate());
+        CHECK(conn.take() == std::vector<std::string>{select_ef(0x0008), "00B0000003"});
+    }
+    SECTION("without a probe first: the AP selection is unknown, so it selects the AP") {
+        JpkiApplet applet(conn);
+        CHECK(applet.has_sign_certificate());
+        CHECK(conn.take() == std::vector<std::string>{select_ap, select_ef(0x0008), "00B0000003"});
+        CHECK(conn.begins == 1);
+    }
+    SECTION("EF 0008 unreadable: EF 0001's select decides") {
+        conn.script["00B0000003"] = {"6982"};
+        JpkiApplet applet(conn);
+        REQUIRE(applet.probe());
+        conn.take();
+        CHECK(applet.has_sign_certificate());
+        CHECK(conn.take() == std::vector<std::string>{select_ef(0x0008), "00B0000003", select_ef(0x0001)});
+    }
+    SECTION("EF 0008 answering no data: EF 0001's select decides") {
+        conn.script["00B0000003"] = {"9000"};
+        conn.card.remove_sign_certificate();
+        JpkiApplet applet(conn);
+        CHECK_FALSE(applet.has_sign_certificate());
+        CHECK(conn.take() == std::vector<std::string>{select_ap, select_ef(0x0008), "00B0000003", select_ef(0x0001)});
+    }
+}
 
-    FakeConnection full;
-    full.card.files.erase(ef::certificate_flags);
-    JpkiApplet applet2(full);
-    REQUIRE(applet2.probe());
-    CHECK(applet2.probe()->has_sign_certificate);
+TEST_CASE("has_sign_certificate without EF 0008: EF 0001's select decides", "[card][applet]") {
+    FakeConnection conn;
+    conn.card.files.erase(ef::certificate_flags);
+    SECTION("under-15 card, AP selected in this transaction: 6A82 twice costs no AP reselect") {
+        conn.card.remove_sign_certificate();
+        conn.card.files.erase(ef::certificate_flags);
+        JpkiApplet applet(conn);
+        CHECK_FALSE(applet.has_sign_certificate());
+        CHECK(conn.take() == std::vector<std::string>{select_ap, select_ef(0x0008), select_ef(0x0001)});
+        CHECK(applet.security_epoch() == 0);
+    }
+    SECTION("under-15 card, asked inside the probe's transaction") {
+        conn.card.remove_sign_certificate();
+        conn.card.files.erase(ef::certificate_flags);
+        JpkiApplet applet(conn);
+        const bool has_sign = applet.in_transaction([&] {
+            REQUIRE(applet.probe());
+            return applet.has_sign_certificate();
+        });
+        CHECK_FALSE(has_sign);
+        CHECK(conn.take() == std::vector<std::string>{select_ap, select_ef(0x0006), "00B0000020", select_ef(0x0008),
+                                                      select_ef(0x0001)});
+        CHECK(conn.begins == 1);
+        CHECK(applet.security_epoch() == 0);
+    }
+    SECTION("a card with EF 0001") {
+        JpkiApplet applet(conn);
+        CHECK(applet.has_sign_certificate());
+        CHECK(conn.take() == std::vector<std::string>{select_ap, select_ef(0x0008), select_ef(0x0001)});
+    }
+    SECTION("AP remembered from the probe's transaction: the 6A82 of EF 0008 means absent, no AP reselect") {
+        // EF 0008 is [ONE]: its absence must not pass for "card moved", which would drop logins.
+        JpkiApplet applet(conn);
+        REQUIRE(applet.probe());
+        conn.take();
+        CHECK(applet.has_sign_certificate());
+        CHECK(conn.take() == std::vector<std::string>{select_ef(0x0008), select_ef(0x0001)});
+        CHECK(applet.security_epoch() == 0);
+    }
 }
 
 TEST_CASE("probe: a card without the JPKI AID is not ours", "[card][applet]") {
@@ -315,16 +381,17 @@ TEST_CASE("certificate read: exact APDU sequence for a 1185-byte certificate", "
     JpkiApplet applet(conn);
     const Bytes cert = applet.read_certificate(ef::auth_certificate);
     CHECK(cert == fake_certificate(1185, 1));  // the DER only, no filler
-    // 30 82 04 9D: 4 + 1181 bytes; the rest in 256-byte chunks: 4 x 256 + 157 (9D).
-    CHECK(conn.take() == std::vector<std::string>{select_ap, select_ef(0x000A), "00B0000004", "00B0000400",
-                                                  "00B0010400", "00B0020400", "00B0030400", "00B004049D"});
+    // 30 82 04 9D: 4 + 1181 = 1185 bytes = 4 x 256 + 161 (A1): 256 at offset 0, which carries
+    // the header, then 3 x 256 and 161 bytes.
+    CHECK(conn.take() == std::vector<std::string>{select_ap, select_ef(0x000A), "00B0000000", "00B0010000",
+                                                  "00B0020000", "00B0030000", "00B00400A1"});
 
     SECTION("a second read of another EF skips the AP select") {
         const Bytes ca = applet.read_certificate(ef::auth_ca_certificate);
         CHECK(ca == fake_certificate(1000, 2));
-        // 1000 = 4 + 996: 3 x 256 + 228 (E4)
-        CHECK(conn.take() == std::vector<std::string>{select_ef(0x000B), "00B0000004", "00B0000400", "00B0010400",
-                                                      "00B0020400", "00B00304E4"});
+        // 1000 = 3 x 256 + 232 (E8)
+        CHECK(conn.take() == std::vector<std::string>{select_ef(0x000B), "00B0000000", "00B0010000", "00B0020000",
+                                                      "00B00300E8"});
         CHECK(conn.begins == 2);
         CHECK(conn.ends == 2);
     }
@@ -334,13 +401,68 @@ TEST_CASE("certificate read: exact APDU sequence for a 1185-byte certificate", "
     }
 }
 
-TEST_CASE("certificate read: a certificate of exactly 4 + n*256 bytes needs no short last read", "[card][applet]") {
+TEST_CASE("certificate read: a certificate of exactly n*256 bytes needs no short last read", "[card][applet]") {
     FakeConnection conn;
-    conn.card.files[ef::sign_ca_certificate] = with_filler(fake_certificate(4 + 512, 9));
+    conn.card.files[ef::sign_ca_certificate] = with_filler(fake_certificate(512, 9));
     JpkiApplet applet(conn);
-    CHECK(applet.read_certificate(ef::sign_ca_certificate) == fake_certificate(516, 9));
-    CHECK(conn.take() == std::vector<std::string>{select_ap, select_ef(0x0002), "00B0000004", "00B0000400",
-                                                  "00B0010400"});
+    CHECK(applet.read_certificate(ef::sign_ca_certificate) == fake_certificate(512, 9));
+    CHECK(conn.take() == std::vector<std::string>{select_ap, select_ef(0x0002), "00B0000000", "00B0010000"});
+
+    SECTION("4 + n*256 bytes: the last read fetches 4 bytes") {
+        conn.card.files[ef::sign_ca_certificate] = with_filler(fake_certificate(4 + 512, 9));
+        CHECK(applet.read_certificate(ef::sign_ca_certificate) == fake_certificate(516, 9));
+        CHECK(conn.take() == std::vector<std::string>{select_ef(0x0002), "00B0000000", "00B0010000", "00B0020004"});
+    }
+    SECTION("a first read answering fewer than 256 bytes: the rest follows from where it stopped") {
+        conn.card.files[ef::sign_ca_certificate] = fake_certificate(300, 9);
+        conn.script["00B0000000"] = {hex(Bytes(conn.card.files[ef::sign_ca_certificate].begin(),
+                                               conn.card.files[ef::sign_ca_certificate].begin() + 100)) +
+                                     "9000"};
+        CHECK(applet.read_certificate(ef::sign_ca_certificate) == fake_certificate(300, 9));
+        CHECK(conn.take() == std::vector<std::string>{select_ef(0x0002), "00B0000000", "00B00064C8"});
+    }
+}
+
+TEST_CASE("certificate read: a card refusing the 256-byte first read gets the 4-byte read", "[card][applet]") {
+    FakeConnection conn;
+    JpkiApplet applet(conn);
+    SECTION("6B00") {
+        conn.script["00B0000000"] = {"6B00"};
+    }
+    SECTION("6700") {
+        conn.script["00B0000000"] = {"6700"};
+    }
+    SECTION("6Cxx") {
+        conn.script["00B0000000"] = {"6C04"};
+    }
+    CHECK(applet.read_certificate(ef::auth_certificate) == fake_certificate(1185, 1));
+    // After the 4-byte header the rest comes from offset 4: 4 x 256 + 157 (9D).
+    CHECK(conn.take() == std::vector<std::string>{select_ap, select_ef(0x000A), "00B0000000", "00B0000004",
+                                                  "00B0000400", "00B0010400", "00B0020400", "00B0030400",
+                                                  "00B004049D"});
+    // The fallback is per read, not remembered: the next read tries 256 bytes again.
+    CHECK(applet.read_certificate(ef::auth_certificate) == fake_certificate(1185, 1));
+    CHECK(conn.take() == std::vector<std::string>{select_ef(0x000A), "00B0000000", "00B0010000", "00B0020000",
+                                                  "00B0030000", "00B00400A1"});
+    CHECK(conn.ends == conn.begins);
+}
+
+TEST_CASE("certificate read: the 4-byte fallback read failing too is a card error", "[card][applet]") {
+    FakeConnection conn;
+    JpkiApplet applet(conn);
+    SECTION("both refused") {
+        conn.script["00B0000000"] = {"6700"};
+        conn.script["00B0000004"] = {"6A81"};
+        CHECK(kind_of([&] { (void)applet.read_certificate(ef::auth_certificate); }) == Kind::CardError);
+        CHECK(conn.take() == std::vector<std::string>{select_ap, select_ef(0x000A), "00B0000000", "00B0000004"});
+    }
+    SECTION("the fallback answers a short header") {
+        conn.script["00B0000000"] = {"6700"};
+        conn.script["00B0000004"] = {"30829000"};  // only two data bytes
+        CHECK(kind_of([&] { (void)applet.read_certificate(ef::auth_certificate); }) == Kind::InvalidResponse);
+        CHECK(conn.sent.size() == 4);
+    }
+    CHECK(conn.ends == conn.begins);
 }
 
 TEST_CASE("certificate read: malformed headers are refused", "[card][applet]") {
@@ -349,14 +471,14 @@ TEST_CASE("certificate read: malformed headers are refused", "[card][applet]") {
     SECTION("not 30 82") {
         conn.card.files[ef::auth_certificate] = unhex("3081FF00" + std::string(600, '0'));
         CHECK(kind_of([&] { (void)applet.read_certificate(ef::auth_certificate); }) == Kind::InvalidResponse);
-        CHECK(conn.sent.size() == 3);  // select AP, select EF, header read; nothing more
+        CHECK(conn.sent.size() == 3);  // select AP, select EF, the 256-byte first read; nothing more
     }
     SECTION("empty file") {
         conn.card.files[ef::auth_certificate] = Bytes(4, 0xFF);
         CHECK(kind_of([&] { (void)applet.read_certificate(ef::auth_certificate); }) == Kind::InvalidResponse);
     }
     SECTION("short header") {
-        conn.script["00B0000004"] = {"30829000"};  // only two data bytes
+        conn.script["00B0000000"] = {"30829000"};  // only two data bytes
         CHECK(kind_of([&] { (void)applet.read_certificate(ef::auth_certificate); }) == Kind::InvalidResponse);
     }
     SECTION("length beyond the file: the card's 6B00 surfaces as a card error") {
@@ -374,14 +496,17 @@ TEST_CASE("EF 0001 needs the SignPin: 6982 -> SecurityStatusNotSatisfied", "[car
     REQUIRE(applet.probe());
     conn.take();
     CHECK(kind_of([&] { (void)applet.read_certificate(ef::sign_certificate); }) == Kind::SecurityStatusNotSatisfied);
-    CHECK(conn.take() == std::vector<std::string>{select_ef(0x0001), "00B0000004"});
+    // A security refusal gets no 4-byte fallback read: it would only be refused again.
+    CHECK(conn.take() == std::vector<std::string>{select_ef(0x0001), "00B0000000"});
 
     applet.verify(PinRole::Sign, pin("abc123"));
     conn.take();
     CHECK(applet.read_certificate(ef::sign_certificate) == fake_certificate(1700, 3));
     const auto sent = conn.take();
     CHECK(sent.front() == select_ef(0x0001));  // no AP select after the VERIFY
-    CHECK(sent.size() == 1 + 1 + 7);           // 1696 = 6 x 256 + 160
+    // 1700 = 256 + 5 x 256 + 164 (A4)
+    CHECK(sent == std::vector<std::string>{select_ef(0x0001), "00B0000000", "00B0010000", "00B0020000",
+                                           "00B0030000", "00B0040000", "00B0050000", "00B00600A4"});
 }
 
 TEST_CASE("VERIFY always selects the AP first, then the PIN EF", "[card][applet]") {
@@ -422,6 +547,130 @@ TEST_CASE("VERIFY in one transaction reuses an AP that transaction selected", "[
     }
     CHECK(conn.begins == 2);
     CHECK(conn.ends == 2);
+}
+
+// What the token layer's final-try guard does with the counter: record it, and refuse below a limit.
+struct GuardStop : std::runtime_error {
+    GuardStop() : std::runtime_error("guard") {}
+};
+struct Guard {
+    std::vector<int> seen;
+    int refuse_at_or_below = -1;
+    TriesCheck check() {
+        return [this](int tries) {
+            seen.push_back(tries);
+            if (tries <= refuse_at_or_below) throw GuardStop();
+        };
+    }
+};
+
+TEST_CASE("VERIFY with a TriesCheck: AP, PIN EF, empty VERIFY, check, VERIFY in one transaction",
+          "[card][applet]") {
+    FakeConnection conn;
+    JpkiApplet applet(conn);
+    REQUIRE(applet.probe());
+    conn.take();
+    Guard guard;
+    applet.verify(PinRole::Auth, pin("1234"), guard.check());
+    CHECK(conn.take() == std::vector<std::string>{select_ap, select_ef(0x0018), verify_status, verify_1234});
+    CHECK(guard.seen == std::vector<int>{3});
+    CHECK(conn.card.auth_verified);
+    CHECK(conn.begins == 2);
+    CHECK(conn.ends == 2);
+
+    SECTION("the check sees the counter left by a wrong try") {
+        CHECK(kind_of([&] { applet.verify(PinRole::Sign, pin("WRONG1")); }) == Kind::PinIncorrect);
+        conn.take();
+        applet.verify(PinRole::Sign, pin("abc123"), guard.check());
+        CHECK(conn.take() == std::vector<std::string>{select_ap, select_ef(0x001B), verify_status, verify_abc123});
+        CHECK(guard.seen == std::vector<int>{3, 4});
+        CHECK(conn.card.sign_tries == 5);
+    }
+    SECTION("inside a transaction that selected the AP, no second AP select") {
+        applet.in_transaction([&] {
+            applet.verify(PinRole::Auth, pin("1234"));
+            applet.verify(PinRole::Sign, pin("ABC123"), guard.check());
+        });
+        CHECK(conn.take() == std::vector<std::string>{select_ap, select_ef(0x0018), verify_1234, select_ef(0x001B),
+                                                      verify_status, verify_abc123});
+        CHECK(guard.seen == std::vector<int>{3, 5});
+    }
+    SECTION("a locked PIN: the check sees 0; if it lets the VERIFY go, PinLocked") {
+        conn.card.auth_tries = 0;
+        CHECK(kind_of([&] { applet.verify(PinRole::Auth, pin("1234"), guard.check()); }) == Kind::PinLocked);
+        CHECK(guard.seen == std::vector<int>{3, 0});
+    }
+    SECTION("an unreadable counter stops before the check and the VERIFY") {
+        conn.script[verify_status] = {"6A88"};
+        CHECK(kind_of([&] { applet.verify(PinRole::Auth, pin("1234"), guard.check()); }) == Kind::CardError);
+        CHECK(conn.take() == std::vector<std::string>{select_ap, select_ef(0x0018), verify_status});
+        CHECK(guard.seen == std::vector<int>{3});
+    }
+}
+
+TEST_CASE("VERIFY with a TriesCheck that throws: no VERIFY with data, the exception propagates",
+          "[card][applet]") {
+    FakeConnection conn;
+    JpkiApplet applet(conn);
+    conn.card.sign_tries = 1;
+    Guard guard;
+    guard.refuse_at_or_below = 1;
+    CHECK_THROWS_AS(applet.verify(PinRole::Sign, pin("WRONG1"), guard.check()), GuardStop);
+    CHECK(conn.take() == std::vector<std::string>{select_ap, select_ef(0x001B), verify_status});
+    CHECK(guard.seen == std::vector<int>{1});
+    CHECK(conn.card.sign_tries == 1);  // no try spent
+    CHECK(conn.ends == conn.begins);
+    CHECK(conn.begins == 1);
+
+    SECTION("a CardError from the check passes through unchanged") {
+        const TriesCheck refuse = [](int) { throw CardError(Kind::PinLocked, 0, "final try kept back"); };
+        CHECK(kind_of([&] { applet.verify(PinRole::Sign, pin("ABC123"), refuse); }) == Kind::PinLocked);
+        CHECK(conn.take() == std::vector<std::string>{select_ap, select_ef(0x001B), verify_status});
+        CHECK_FALSE(conn.card.sign_verified);
+    }
+    SECTION("the applet still works afterwards") {
+        applet.verify(PinRole::Sign, pin("ABC123"));
+        CHECK(conn.take() == std::vector<std::string>{select_ap, select_ef(0x001B), verify_abc123});
+        CHECK(conn.card.sign_verified);
+    }
+}
+
+TEST_CASE("VERIFY with a TriesCheck: a reset at the empty VERIFY re-runs it, the PIN goes out once",
+          "[card][applet]") {
+    FakeConnection conn;
+    JpkiApplet applet(conn);
+    Guard guard;
+    conn.reset_at_command = verify_status;
+    applet.verify(PinRole::Auth, pin("1234"), guard.check());
+    CHECK(conn.take() == std::vector<std::string>{select_ap, select_ef(0x0018), verify_status, select_ap,
+                                                  select_ef(0x0018), verify_status, verify_1234});
+    CHECK(guard.seen == std::vector<int>{3});  // the reset came before the first check
+    CHECK(conn.reconnects == 1);
+    CHECK(applet.security_epoch() == 1);
+    CHECK(conn.card.auth_verified);
+}
+
+TEST_CASE("change_pin with a TriesCheck: empty VERIFY and check before VERIFY old", "[card][applet]") {
+    FakeConnection conn;
+    JpkiApplet applet(conn);
+    Guard guard;
+    SECTION("the check lets it go") {
+        applet.change_pin(PinRole::Sign, pin("abc123"), pin("newpin99"), guard.check());
+        CHECK(conn.take() == std::vector<std::string>{select_ap, select_ef(0x001B), verify_status, verify_abc123,
+                                                      "00240180084E455750494E3939"});
+        CHECK(guard.seen == std::vector<int>{5});
+        CHECK(conn.card.sign_pin == "NEWPIN99");
+        CHECK(conn.begins == 1);
+    }
+    SECTION("the check throws: neither VERIFY old nor CHANGE REFERENCE DATA") {
+        guard.refuse_at_or_below = 5;
+        CHECK_THROWS_AS(applet.change_pin(PinRole::Auth, pin("1234"), pin("5678"), guard.check()), GuardStop);
+        CHECK(conn.take() == std::vector<std::string>{select_ap, select_ef(0x0018), verify_status});
+        CHECK(guard.seen == std::vector<int>{3});
+        CHECK(conn.card.auth_pin == "1234");
+        CHECK(conn.card.auth_tries == 3);
+        CHECK(conn.ends == conn.begins);
+    }
 }
 
 TEST_CASE("VERIFY answers: 63Cx incorrect with tries, 63C0 and 6984 locked", "[card][applet]") {
@@ -512,6 +761,157 @@ TEST_CASE("sign: key EF + COMPUTE DIGITAL SIGNATURE, never an AP select after th
     CHECK(sent[1].starts_with("802A0080F5"));
 }
 
+TEST_CASE("sign with KeepPrevious: the key EF select is skipped only after our own SIGN with that key",
+          "[card][applet]") {
+    FakeConnection conn;
+    JpkiApplet applet(conn);
+    REQUIRE(applet.probe());
+    applet.verify(PinRole::Auth, pin("1234"));
+    applet.verify(PinRole::Sign, pin("ABC123"));
+    conn.take();
+    const Bytes digest_info(51, 0x31);
+    const std::string sign_apdu = "802A008033" + hex(digest_info) + "00";
+    const auto keep = [&](PinRole key) { return applet.sign(key, digest_info, KeySelection::KeepPrevious); };
+
+    // The first sign after the VERIFYs selects the key EF; then each sign is one APDU.
+    CHECK(keep(PinRole::Auth).size() == 256);
+    CHECK(conn.take() == std::vector<std::string>{select_ef(0x0017), sign_apdu});
+    CHECK(keep(PinRole::Auth).size() == 256);
+    CHECK(conn.take() == std::vector<std::string>{sign_apdu});
+    CHECK(keep(PinRole::Auth).size() == 256);
+    CHECK(conn.take() == std::vector<std::string>{sign_apdu});
+    CHECK(conn.begins == conn.ends);
+
+    SECTION("default Select always selects, and KeepPrevious after it skips again") {
+        CHECK(applet.sign(PinRole::Auth, digest_info).size() == 256);
+        CHECK(conn.take() == std::vector<std::string>{select_ef(0x0017), sign_apdu});
+        CHECK(applet.sign(PinRole::Auth, digest_info, KeySelection::Select).size() == 256);
+        CHECK(conn.take() == std::vector<std::string>{select_ef(0x0017), sign_apdu});
+        CHECK(keep(PinRole::Auth).size() == 256);
+        CHECK(conn.take() == std::vector<std::string>{sign_apdu});
+    }
+    SECTION("tries_left selects the PIN EF: the next KeepPrevious sign selects again") {
+        CHECK(applet.tries_left(PinRole::Auth) == 3);
+        CHECK(conn.take() == std::vector<std::string>{select_ef(0x0018), verify_status});
+        CHECK(keep(PinRole::Auth).size() == 256);
+        CHECK(conn.take() == std::vector<std::string>{select_ef(0x0017), sign_apdu});
+    }
+    SECTION("read_certificate selects a certificate EF: the next KeepPrevious sign selects again") {
+        (void)applet.read_certificate(ef::auth_certificate);
+        conn.take();
+        CHECK(keep(PinRole::Auth).size() == 256);
+        CHECK(conn.take() == std::vector<std::string>{select_ef(0x0017), sign_apdu});
+    }
+    SECTION("has_sign_certificate selects EF 0008: the next KeepPrevious sign selects again") {
+        CHECK(applet.has_sign_certificate());
+        conn.take();
+        CHECK(keep(PinRole::Auth).size() == 256);
+        CHECK(conn.take() == std::vector<std::string>{select_ef(0x0017), sign_apdu});
+    }
+    SECTION("a VERIFY selects the AP: the next KeepPrevious sign selects again") {
+        applet.verify(PinRole::Auth, pin("1234"));
+        conn.take();
+        CHECK(keep(PinRole::Auth).size() == 256);
+        CHECK(conn.take() == std::vector<std::string>{select_ef(0x0017), sign_apdu});
+    }
+    SECTION("GET CHALLENGE selects nothing: KeepPrevious still skips") {
+        (void)applet.get_challenge(8);
+        CHECK(conn.take() == std::vector<std::string>{"0084000008"});
+        CHECK(keep(PinRole::Auth).size() == 256);
+        CHECK(conn.take() == std::vector<std::string>{sign_apdu});
+    }
+    SECTION("KeepPrevious for the other key selects it, and then the first key again") {
+        CHECK(keep(PinRole::Sign).size() == 256);
+        CHECK(conn.take() == std::vector<std::string>{select_ef(0x001A), sign_apdu});
+        CHECK(keep(PinRole::Sign).size() == 256);
+        CHECK(conn.take() == std::vector<std::string>{sign_apdu});
+        CHECK(keep(PinRole::Auth).size() == 256);
+        CHECK(conn.take() == std::vector<std::string>{select_ef(0x0017), sign_apdu});
+    }
+    SECTION("PSS with the same key may keep the selection too") {
+        conn.card.pss = true;
+        const Bytes hash(32, 0xAA);
+        CHECK(applet.sign_pss_sha256(PinRole::Auth, hash, KeySelection::KeepPrevious).size() == 256);
+        CHECK(conn.take() == std::vector<std::string>{"802A048020" + hex(hash) + "00"});
+        CHECK(applet.sign_pss_sha256(PinRole::Auth, hash).size() == 256);
+        CHECK(conn.take() == std::vector<std::string>{select_ef(0x0017), "802A048020" + hex(hash) + "00"});
+    }
+    SECTION("after forget_selection it does not skip: SecurityStateLost until a new VERIFY, then a select") {
+        applet.forget_selection();
+        CHECK(kind_of([&] { (void)keep(PinRole::Auth); }) == Kind::SecurityStateLost);
+        CHECK(conn.take().empty());
+        applet.verify(PinRole::Auth, pin("1234"));
+        conn.take();
+        CHECK(keep(PinRole::Auth).size() == 256);
+        CHECK(conn.take() == std::vector<std::string>{select_ef(0x0017), sign_apdu});
+    }
+    SECTION("after a reset it does not skip: SecurityStateLost, nothing sent; after a new VERIFY, a select") {
+        conn.resets_at_begin = 1;
+        CHECK(kind_of([&] { (void)keep(PinRole::Auth); }) == Kind::SecurityStateLost);
+        CHECK(conn.take().empty());
+        CHECK(conn.reconnects == 1);
+        applet.verify(PinRole::Auth, pin("1234"));
+        conn.take();
+        CHECK(keep(PinRole::Auth).size() == 256);
+        CHECK(conn.take() == std::vector<std::string>{select_ef(0x0017), sign_apdu});
+    }
+    SECTION("a reset at the skipped-select SIGN itself: SecurityStateLost, not re-sent") {
+        conn.reset_at_command = sign_apdu;
+        CHECK(kind_of([&] { (void)keep(PinRole::Auth); }) == Kind::SecurityStateLost);
+        CHECK(conn.take() == std::vector<std::string>{sign_apdu});
+        CHECK(conn.reconnects == 1);
+        CHECK(applet.security_epoch() == 1);
+    }
+    SECTION("after a transport error it does not skip") {
+        conn.removed = true;
+        CHECK_THROWS_AS(keep(PinRole::Auth), transport::CardRemoved);
+        conn.removed = false;
+        conn.take();
+        CHECK(kind_of([&] { (void)keep(PinRole::Auth); }) == Kind::SecurityStateLost);
+        applet.verify(PinRole::Auth, pin("1234"));
+        conn.take();
+        CHECK(keep(PinRole::Auth).size() == 256);
+        CHECK(conn.take() == std::vector<std::string>{select_ef(0x0017), sign_apdu});
+    }
+    CHECK(conn.ends == conn.begins);
+}
+
+TEST_CASE("sign with KeepPrevious: a failed SIGN leaves nothing to keep", "[card][applet]") {
+    FakeConnection conn;
+    JpkiApplet applet(conn);
+    REQUIRE(applet.probe());
+    conn.take();
+    const Bytes digest_info(51, 0x31);
+    const std::string sign_apdu = "802A008033" + hex(digest_info) + "00";
+    SECTION("first use of KeepPrevious selects") {
+        CHECK(kind_of([&] { (void)applet.sign(PinRole::Sign, digest_info, KeySelection::KeepPrevious); }) ==
+              Kind::SecurityStatusNotSatisfied);
+        CHECK(conn.take() == std::vector<std::string>{select_ef(0x001A), sign_apdu});
+    }
+    SECTION("a 6982 answer is not a successful SIGN: the next KeepPrevious sign selects again") {
+        CHECK(kind_of([&] { (void)applet.sign(PinRole::Sign, digest_info); }) == Kind::SecurityStatusNotSatisfied);
+        conn.take();
+        conn.card.sign_verified = true;  // e.g. another program's VERIFY in between
+        CHECK(applet.sign(PinRole::Sign, digest_info, KeySelection::KeepPrevious).size() == 256);
+        CHECK(conn.take() == std::vector<std::string>{select_ef(0x001A), sign_apdu});
+    }
+}
+
+TEST_CASE("sign with KeepPrevious inside one transaction", "[card][applet]") {
+    FakeConnection conn;
+    JpkiApplet applet(conn);
+    applet.verify(PinRole::Auth, pin("1234"));
+    conn.take();
+    const Bytes digest_info(51, 0x31);
+    const std::string sign_apdu = "802A008033" + hex(digest_info) + "00";
+    applet.in_transaction([&] {
+        (void)applet.sign(PinRole::Auth, digest_info);
+        (void)applet.sign(PinRole::Auth, digest_info, KeySelection::KeepPrevious);
+        (void)applet.sign(PinRole::Auth, digest_info);  // the EF this transaction selected is still current
+    });
+    CHECK(conn.take() == std::vector<std::string>{select_ef(0x0017), sign_apdu, sign_apdu, sign_apdu});
+}
+
 TEST_CASE("sign: input outside 1..245 bytes sends nothing", "[card][applet]") {
     FakeConnection conn;
     JpkiApplet applet(conn);
@@ -568,9 +968,9 @@ TEST_CASE("an EF select answering 6A82 after another program moved the card: AP 
     SECTION("a free read: reselect, retry once, carry on") {
         CHECK(applet.read_certificate(ef::auth_ca_certificate) == fake_certificate(1000, 2));
         const auto sent = conn.take();
-        REQUIRE(sent.size() >= 3);
+        REQUIRE(sent.size() >= 4);
         CHECK(std::vector<std::string>(sent.begin(), sent.begin() + 4) ==
-              std::vector<std::string>{select_ef(0x000B), select_ap, select_ef(0x000B), "00B0000004"});
+              std::vector<std::string>{select_ef(0x000B), select_ap, select_ef(0x000B), "00B0000000"});
         CHECK(applet.security_epoch() == epoch + 1);
     }
     SECTION("a sign: reselect and retry the EF, but no COMPUTE DIGITAL SIGNATURE") {
@@ -619,16 +1019,16 @@ TEST_CASE("card reset: reconnect, selection forgotten, epoch moves, free operati
         CHECK(conn.reconnects == 1);
         CHECK(applet.security_epoch() == 1);
         const auto sent = conn.take();
-        REQUIRE(sent.size() == 8);
+        REQUIRE(sent.size() == 7);
         CHECK(sent[0] == select_ap);  // selection was forgotten
         CHECK(sent[1] == select_ef(0x000A));
     }
     SECTION("reset in the middle of a read: the read starts over") {
-        conn.reset_at_command = "00B0010400";
+        conn.reset_at_command = "00B0020000";
         CHECK(applet.read_certificate(ef::auth_certificate) == fake_certificate(1185, 1));
         CHECK(conn.reconnects == 1);
         const auto sent = conn.take();
-        CHECK(sent.size() == 4 + 8);  // select EF, 2 reads, the failed one; then everything again
+        CHECK(sent.size() == 4 + 7);  // select EF, 2 reads, the failed one; then everything again
         CHECK(sent[4] == select_ap);
     }
     SECTION("two resets in a row: SecurityStateLost") {

@@ -1,0 +1,161 @@
+#include "token/config.hpp"
+
+#include "token/errors.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+namespace jpki::token {
+namespace {
+
+constexpr std::string_view kPrefix = "jpki_pkcs11_";
+constexpr std::array<std::string_view, 5> kKeys = {"slots", "allow_final_try", "always_auth",
+                                                   "pss", "log"};
+
+std::string lower(std::string_view text) {
+    std::string out(text);
+    std::transform(out.begin(), out.end(), out.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return out;
+}
+
+std::string trim(std::string_view text) {
+    const auto first = text.find_first_not_of(" \t\r\n");
+    if (first == std::string_view::npos) return {};
+    const auto last = text.find_last_not_of(" \t\r\n");
+    return std::string(text.substr(first, last - first + 1));
+}
+
+std::string canonical_key(std::string_view key) {
+    std::string name = lower(trim(key));
+    if (name.starts_with(kPrefix)) name.erase(0, kPrefix.size());
+    return name;
+}
+
+using Items = std::map<std::string, std::string>;
+
+// `key = value` per line; `#` starts a comment.
+Items parse_file(std::string_view text, std::string_view origin) {
+    Items items;
+    std::istringstream lines{std::string(text)};
+    std::string line;
+    while (std::getline(lines, line)) {
+        if (const auto hash = line.find('#'); hash != std::string::npos) line.erase(hash);
+        if (trim(line).empty()) continue;
+        const auto equals = line.find('=');
+        if (equals == std::string::npos)
+            throw Error(CKR_ARGUMENTS_BAD, std::string(origin) + ": not key=value: " + trim(line));
+        items[canonical_key(line.substr(0, equals))] = trim(line.substr(equals + 1));
+    }
+    return items;
+}
+
+// p11-kit passes x-init-reserved as one line: items separated by ';' or white space.
+Items parse_reserved(std::string_view text) {
+    std::string lines(text);
+    std::replace_if(lines.begin(), lines.end(), [](char c) { return c == ';' || c == ' ' || c == '\t'; }, '\n');
+    return parse_file(lines, "C_Initialize pReserved");
+}
+
+bool parse_bool(const std::string& key, const std::string& value) {
+    const std::string v = lower(value);
+    if (v == "1" || v == "yes" || v == "true" || v == "on") return true;
+    if (v == "0" || v == "no" || v == "false" || v == "off") return false;
+    throw Error(CKR_ARGUMENTS_BAD, key + ": expected 1 or 0, got " + value);
+}
+
+template <typename Enum, std::size_t N>
+Enum parse_choice(const std::string& key, const std::string& value,
+                  const std::array<std::pair<std::string_view, Enum>, N>& choices) {
+    const std::string v = lower(value);
+    for (const auto& [name, choice] : choices)
+        if (v == name) return choice;
+    throw Error(CKR_ARGUMENTS_BAD, key + ": unknown value " + value);
+}
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) return {};
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+}  // namespace
+
+SlotProfile default_profile_for(std::string_view process_name) {
+    // NSS logs in to every token that holds user certificates: a browser must not be offered
+    // the signature password, nor LibreOffice the 4-digit PIN (DESIGN.md §3).
+    static constexpr std::array<std::string_view, 7> kBrowsers = {
+        "firefox", "firefox-esr", "firefox-bin", "chrome", "chromium", "chromium-browse", "thunderbird"};
+    const std::string name = lower(process_name);
+    if (std::find(kBrowsers.begin(), kBrowsers.end(), name) != kBrowsers.end()) return SlotProfile::Auth;
+    if (name == "soffice.bin" || name == "soffice") return SlotProfile::Sign;
+    return SlotProfile::Both;
+}
+
+ConfigSources system_config_sources(std::string_view init_reserved) {
+    ConfigSources sources;
+    sources.init_reserved = std::string(init_reserved);
+    for (const auto key : kKeys) {
+        std::string name = "JPKI_PKCS11_" + std::string(key);
+        std::transform(name.begin(), name.end(), name.begin(),
+                       [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+        if (const char* value = std::getenv(name.c_str()); value != nullptr)
+            sources.environment[name] = value;
+    }
+    if (const char* xdg = std::getenv("XDG_CONFIG_HOME"); xdg != nullptr && *xdg != '\0')
+        sources.user_file = read_file(std::string(xdg) + "/jpki-pkcs11.conf");
+    else if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0')
+        sources.user_file = read_file(std::string(home) + "/.config/jpki-pkcs11.conf");
+    sources.system_file = read_file("/etc/jpki-pkcs11.conf");
+    sources.process_name = trim(read_file("/proc/self/comm"));
+    return sources;
+}
+
+Config resolve_config(const ConfigSources& sources) {
+    // Lowest precedence first; later layers overwrite.
+    std::vector<std::pair<std::string, Items>> layers;
+    layers.emplace_back("/etc/jpki-pkcs11.conf", parse_file(sources.system_file, "/etc/jpki-pkcs11.conf"));
+    layers.emplace_back("~/.config/jpki-pkcs11.conf", parse_file(sources.user_file, "~/.config/jpki-pkcs11.conf"));
+    Items environment;
+    for (const auto& [name, value] : sources.environment) environment[canonical_key(name)] = value;
+    layers.emplace_back("environment", environment);
+    layers.emplace_back("C_Initialize pReserved", parse_reserved(sources.init_reserved));
+
+    Config config;
+    config.slots = default_profile_for(sources.process_name);
+    config.slots_reason = "process name '" + sources.process_name + "'";
+    for (const auto& [origin, items] : layers) {
+        for (const auto& [key, value] : items) {
+            if (key == "slots") {
+                static constexpr std::array<std::pair<std::string_view, SlotProfile>, 3> kSlots = {
+                    {{"auth", SlotProfile::Auth}, {"sign", SlotProfile::Sign}, {"both", SlotProfile::Both}}};
+                config.slots = parse_choice(key, value, kSlots);
+                config.slots_reason = origin;
+            } else if (key == "allow_final_try") {
+                config.allow_final_try = parse_bool(key, value);
+            } else if (key == "always_auth") {
+                config.always_authenticate = parse_bool(key, value);
+            } else if (key == "pss") {
+                static constexpr std::array<std::pair<std::string_view, PssMode>, 3> kPss = {
+                    {{"off", PssMode::Off}, {"on", PssMode::On}, {"auto", PssMode::Auto}}};
+                config.pss = parse_choice(key, value, kPss);
+            } else if (key == "log") {
+                static constexpr std::array<std::pair<std::string_view, LogLevel>, 3> kLog = {
+                    {{"error", LogLevel::Error}, {"info", LogLevel::Info}, {"debug", LogLevel::Debug}}};
+                config.log = parse_choice(key, value, kLog);
+            } else {
+                throw Error(CKR_ARGUMENTS_BAD, origin + ": unknown setting " + key);
+            }
+        }
+    }
+    return config;
+}
+
+}  // namespace jpki::token

@@ -1,0 +1,293 @@
+#include "token/inserted_card.hpp"
+
+#include "token/errors.hpp"
+
+#include <mutex>
+
+namespace jpki::token {
+namespace {
+
+constexpr std::size_t kSerialLength = 16;  // CK_TOKEN_INFO.serialNumber
+
+// What each token shows (DESIGN.md §3 "Objects"); labels and IDs as OpenSC's JPKI driver
+// gives them, so PKCS#11 URIs written for OpenSC keep working.
+struct RoleObjects {
+    card::Fid certificate_ef;
+    card::Fid ca_ef;
+    std::uint8_t id;
+    std::uint8_t ca_id;
+    const char* certificate_label;
+    const char* key_label;
+    const char* public_key_label;
+    const char* ca_label;
+};
+constexpr RoleObjects kAuthObjects{card::ef::auth_certificate, card::ef::auth_ca_certificate, 0x01, 0x03,
+                                   "User Authentication Certificate", "User Authentication Key",
+                                   "User Authentication Public Key", "User Authentication Certificate CA"};
+constexpr RoleObjects kSignObjects{card::ef::sign_certificate, card::ef::sign_ca_certificate, 0x02, 0x04,
+                                   "Digital Signature Certificate", "Digital Signature Key",
+                                   "Digital Signature Public Key", "Digital Signature Certificate CA"};
+const RoleObjects& role_objects(PinRole role) { return role == PinRole::Auth ? kAuthObjects : kSignObjects; }
+
+// Format first: a PIN the card would refuse never costs a try (DESIGN.md §3 "Login").
+void require_pin_format(PinRole role, const SecureBytes& pin) {
+    switch (card::check_pin(role, pin.view())) {
+        case card::PinCheck::LengthOutOfRange: throw Error(CKR_PIN_LEN_RANGE);
+        case card::PinCheck::InvalidCharacter: throw Error(CKR_PIN_INVALID);
+        case card::PinCheck::Ok: break;
+    }
+}
+
+}  // namespace
+
+CK_RV rv_for(const card::CardError& error) noexcept {
+    using Kind = card::CardError::Kind;
+    switch (error.kind()) {
+        case Kind::PinIncorrect: return CKR_PIN_INCORRECT;
+        case Kind::PinLocked: return CKR_PIN_LOCKED;
+        case Kind::SecurityStatusNotSatisfied: return CKR_USER_NOT_LOGGED_IN;
+        case Kind::SecurityStateLost: return CKR_USER_NOT_LOGGED_IN;
+        case Kind::WrongLength: return CKR_DATA_LEN_RANGE;
+        case Kind::FunctionNotSupported: return CKR_MECHANISM_INVALID;
+        case Kind::PinLengthOutOfRange: return CKR_PIN_LEN_RANGE;
+        case Kind::PinInvalidCharacter: return CKR_PIN_INVALID;
+        case Kind::FileNotFound:
+        case Kind::InvalidResponse:
+        case Kind::CardError: return CKR_DEVICE_ERROR;
+    }
+    return CKR_DEVICE_ERROR;
+}
+
+std::shared_ptr<InsertedCard> InsertedCard::open(transport::Transport& transport, const std::string& reader,
+                                                 crypto::Context& crypto, const LockFactory& locks,
+                                                 HandleCounter& handles, bool always_authenticate_sign) {
+    std::shared_ptr<InsertedCard> inserted(
+        new InsertedCard(transport.connect(reader), crypto, locks, handles, always_authenticate_sign));
+    std::lock_guard lock(inserted->io());
+    auto info = inserted->applet_.probe();
+    if (!info) return nullptr;
+    inserted->info_ = std::move(*info);
+    return inserted;
+}
+
+InsertedCard::InsertedCard(std::unique_ptr<transport::Connection> connection, crypto::Context& crypto,
+                           const LockFactory& locks, HandleCounter& handles, bool always_authenticate_sign)
+    : io_lock_(locks.make()),
+      applet_(std::move(connection)),
+      crypto_(crypto),
+      handles_(handles),
+      always_authenticate_sign_(always_authenticate_sign) {}
+
+template <typename F>
+decltype(auto) InsertedCard::card_call(F&& body, std::optional<PinRole> pin) {
+    try {
+        return body();
+    } catch (const card::CardError& error) {
+        using Kind = card::CardError::Kind;
+        switch (error.kind()) {
+            case Kind::PinIncorrect:
+            case Kind::PinLocked:
+                // The card's answer carries its counter: the token flags show it at once.
+                if (pin && error.tries_left() >= 0) state(*pin).tries_left = error.tries_left();
+                break;
+            case Kind::SecurityStateLost:
+            case Kind::SecurityStatusNotSatisfied:
+                // The card no longer holds what our login state says: believe the card.
+                for (auto& role : roles_) role.logged_in = false;
+                break;
+            default: break;
+        }
+        throw Error(rv_for(error), error.what());
+    }
+}
+
+std::string InsertedCard::serial() {
+    std::string hex = certificate(card::ef::auth_certificate).serial_hex();
+    if (hex.size() > kSerialLength) hex.erase(0, hex.size() - kSerialLength);
+    return hex;
+}
+
+int InsertedCard::tries_left(PinRole role) {
+    RoleState& pin = state(role);
+    if (!pin.tries_left) pin.tries_left = card_call([&] { return applet_.tries_left(role); }, role);
+    return *pin.tries_left;
+}
+
+bool InsertedCard::logged_in(PinRole role) const {
+    const RoleState& pin = state(role);
+    return pin.logged_in && pin.login_epoch == applet_.security_epoch();
+}
+
+void InsertedCard::login(PinRole role, const SecureBytes& pin, bool allow_final_try) {
+    require_pin_format(role, pin);
+    card_call([&] { applet_.verify(role, pin, final_try_guard(role, allow_final_try)); }, role);
+    note_verified(role);
+}
+
+card::TriesCheck InsertedCard::final_try_guard(PinRole role, bool allow_final_try) {
+    // Read in the VERIFY's own transaction, so no other program's try comes between the
+    // guard's decision and the VERIFY it allows.
+    return [this, role, allow_final_try](int left) {
+        state(role).tries_left = left;
+        if (left == 0) throw Error(CKR_PIN_LOCKED, "PIN locked");
+        // A locked card means a trip to the city office: applications that retry PINs in a loop
+        // must never spend the last try unless the user allowed it (DESIGN.md §3).
+        if (left == 1 && !allow_final_try) throw Error(CKR_PIN_LOCKED, "final try guarded");
+    };
+}
+
+bool InsertedCard::has_sign_certificate() {
+    if (!has_sign_certificate_) has_sign_certificate_ = card_call([&] { return applet_.has_sign_certificate(); });
+    return *has_sign_certificate_;
+}
+
+void InsertedCard::note_verified(PinRole role) {
+    RoleState& pin = state(role);
+    pin.logged_in = true;
+    pin.login_epoch = applet_.security_epoch();
+    pin.tries_left = card::pin_rules(role).max_tries;  // a good VERIFY refills the counter
+}
+
+void InsertedCard::logout(PinRole role) { state(role).logged_in = false; }
+
+void InsertedCard::change_pin(PinRole role, const SecureBytes& old_pin, const SecureBytes& new_pin,
+                              bool allow_final_try) {
+    require_pin_format(role, old_pin);
+    require_pin_format(role, new_pin);
+    card_call([&] { applet_.change_pin(role, old_pin, new_pin, final_try_guard(role, allow_final_try)); }, role);
+    // The old PIN was verified on the way: the card holds this PIN as verified now.
+    note_verified(role);
+}
+
+Bytes InsertedCard::sign(PinRole role, std::span<const std::uint8_t> card_input) {
+    if (!logged_in(role)) throw Error(CKR_USER_NOT_LOGGED_IN);
+    const crypto::RsaPublicKey key =
+        certificate(role == PinRole::Auth ? card::ef::auth_certificate : card::ef::sign_certificate).public_key();
+    return card_call([&] {
+        // A series of signatures skips re-selecting the key EF (one APDU each instead of two).
+        // Another program may have selected another EF meanwhile: a signature that does not
+        // verify with this key's public key, or an error, means "select the key and sign again".
+        try {
+            Bytes signature = applet_.sign(role, card_input, card::KeySelection::KeepPrevious);
+            if (crypto::verify_pkcs1(crypto_, key, std::nullopt, card_input, signature)) return signature;
+        } catch (const card::CardError& error) {
+            if (error.kind() == card::CardError::Kind::SecurityStateLost) throw;
+        }
+        Bytes signature = applet_.sign(role, card_input, card::KeySelection::Select);
+        if (!crypto::verify_pkcs1(crypto_, key, std::nullopt, card_input, signature))
+            throw Error(CKR_DEVICE_ERROR, "the card's signature does not verify with its certificate's key");
+        return signature;
+    });
+}
+
+Bytes InsertedCard::get_challenge(std::size_t length) {
+    return card_call([&] { return applet_.get_challenge(length); });
+}
+
+const crypto::Certificate& InsertedCard::certificate(card::Fid ef) {
+    auto& slot = ef == card::ef::auth_certificate      ? certificates_.auth
+                 : ef == card::ef::auth_ca_certificate ? certificates_.auth_ca
+                 : ef == card::ef::sign_certificate    ? certificates_.sign
+                                                       : certificates_.sign_ca;
+    if (!slot) {
+        // Read once per insertion and kept in memory only: the signing certificate carries the
+        // holder's name, address and birth date (DESIGN.md §3).
+        const Bytes der = card_call([&] { return applet_.read_certificate(ef); });
+        try {
+            slot.emplace(crypto_, der);
+        } catch (const std::exception& error) {
+            throw Error(CKR_DEVICE_ERROR, std::string("certificate on the card does not parse: ") + error.what());
+        }
+    }
+    return *slot;
+}
+
+void InsertedCard::add_object(PinRole role, const Recipe& recipe) {
+    RoleState& pin = state(role);
+    const CK_OBJECT_HANDLE handle = handles_.fetch_add(1) + 1;
+    // What is known without reading the certificate; complete() makes the real object.
+    Object stub(handle, recipe.object_class);
+    stub.set_bool(CKA_PRIVATE, recipe.object_class == CKO_PRIVATE_KEY || recipe.spec.is_private)
+        .set(CKA_ID, recipe.spec.id)
+        .set_text(CKA_LABEL, recipe.spec.label)
+        .mark_incomplete();
+    if (recipe.object_class == CKO_CERTIFICATE) stub.set_ulong(CKA_CERTIFICATE_TYPE, CKC_X_509);
+    else stub.set_ulong(CKA_KEY_TYPE, CKK_RSA);
+    pin.objects.push_back(std::move(stub));
+    pin.recipes.push_back(recipe);
+}
+
+const Object& InsertedCard::complete(PinRole role, std::size_t index) {
+    RoleState& pin = state(role);
+    Object& object = pin.objects[index];
+    if (object.complete()) return object;
+    Recipe& recipe = *pin.recipes[index];
+    recipe.spec.certificate = &certificate(recipe.certificate_ef);
+    const KeyRole key_role = role == PinRole::Auth ? KeyRole::Auth : KeyRole::Sign;
+    switch (recipe.object_class) {
+        case CKO_CERTIFICATE: object = make_certificate(object.handle(), recipe.spec); break;
+        case CKO_PUBLIC_KEY: object = make_public_key(object.handle(), recipe.spec, key_role); break;
+        default:
+            object = make_private_key(object.handle(), recipe.spec, key_role,
+                                      role == PinRole::Sign && always_authenticate_sign_);
+            break;
+    }
+    return object;
+}
+
+void InsertedCard::build_objects(PinRole role) {
+    RoleState& pin = state(role);
+    const RoleObjects& spec = role_objects(role);
+    const Bytes id{spec.id};
+    if (!pin.objects_built) {
+        add_object(role, {CKO_CERTIFICATE, spec.ca_ef, {nullptr, Bytes{spec.ca_id}, spec.ca_label, true, false}});
+        if (role == PinRole::Auth) {
+            // The authentication certificate is readable without PIN: NSS may list it (and its
+            // public key) before login; the profile object tells it so (DESIGN.md §3).
+            add_object(role, {CKO_CERTIFICATE, spec.certificate_ef, {nullptr, id, spec.certificate_label, false, false}});
+            add_object(role, {CKO_PUBLIC_KEY, spec.certificate_ef, {nullptr, id, spec.public_key_label, false, false}});
+            pin.objects.push_back(make_public_certificates_profile(handles_.fetch_add(1) + 1));
+            pin.recipes.emplace_back();
+        }
+        pin.objects_built = true;
+    }
+    if (!pin.private_objects_built && logged_in(role)) {
+        if (role == PinRole::Sign) {
+            // EF 0001 is readable only after the signature password: these appear after login.
+            add_object(role, {CKO_CERTIFICATE, spec.certificate_ef, {nullptr, id, spec.certificate_label, false, true}});
+            add_object(role, {CKO_PUBLIC_KEY, spec.certificate_ef, {nullptr, id, spec.public_key_label, false, true}});
+        }
+        add_object(role, {CKO_PRIVATE_KEY, spec.certificate_ef, {nullptr, id, spec.key_label, false, true}});
+        pin.private_objects_built = true;
+    }
+}
+
+std::vector<std::size_t> InsertedCard::visible(PinRole role) {
+    if (role == PinRole::Sign && !has_sign_certificate()) return {};  // under-15 card: nothing
+    build_objects(role);
+    const bool may_see_private = logged_in(role);
+    std::vector<std::size_t> indices;
+    const auto& objects = state(role).objects;
+    for (std::size_t index = 0; index < objects.size(); ++index)
+        if (may_see_private || !objects[index].is_private()) indices.push_back(index);
+    return indices;
+}
+
+std::vector<CK_OBJECT_HANDLE> InsertedCard::find_objects(PinRole role, std::span<const CK_ATTRIBUTE> match) {
+    std::vector<CK_OBJECT_HANDLE> found;
+    for (const std::size_t index : visible(role)) {
+        const Object& object = state(role).objects[index];
+        std::optional<bool> matches = object.matches_known(match);
+        if (!matches) matches = complete(role, index).matches(match);
+        if (*matches) found.push_back(object.handle());
+    }
+    return found;
+}
+
+const Object* InsertedCard::find_object(PinRole role, CK_OBJECT_HANDLE handle) {
+    for (const std::size_t index : visible(role))
+        if (state(role).objects[index].handle() == handle) return &complete(role, index);
+    return nullptr;
+}
+
+}  // namespace jpki::token

@@ -1,0 +1,125 @@
+// One JPKI card in one reader, as the token layer keeps it from insertion to removal: its
+// connection and applet, the certificates read from it (once per insertion, in memory only),
+// the objects of its two tokens, the retry counters last seen, and login state per PIN, which
+// the module tracks itself because the card cannot report it (JPKI-CARD.md "Security state").
+//
+// Locking: every method except the constant accessors must be called with io() held; io() is
+// the per-card I/O lock of DESIGN.md §3, never held together with the module's state lock.
+#pragma once
+
+#include "card/jpki_applet.hpp"
+#include "crypto/certificate.hpp"
+#include "crypto/context.hpp"
+#include "jpki/secure_bytes.hpp"
+#include "jpki/transport.hpp"
+#include "token/locking.hpp"
+#include "token/objects.hpp"
+
+#include <atomic>
+#include <array>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace jpki::token {
+
+using card::PinRole;
+
+// Module-wide object handle source: handles are never reused for the life of the module.
+using HandleCounter = std::atomic<CK_ULONG>;
+
+class InsertedCard {
+public:
+    // Connects and probes (SELECT AID + EF 0006, JPKI-CARD.md). nullptr when the card in the
+    // reader is not a JPKI card. Transport errors propagate.
+    static std::shared_ptr<InsertedCard> open(transport::Transport& transport, const std::string& reader,
+                                              crypto::Context& crypto, const LockFactory& locks,
+                                              HandleCounter& handles, bool always_authenticate_sign);
+
+    InsertedCard(const InsertedCard&) = delete;
+    InsertedCard& operator=(const InsertedCard&) = delete;
+
+    [[nodiscard]] Lock& io() { return *io_lock_; }
+    [[nodiscard]] const card::CardInfo& info() const { return info_; }
+    // Asked of the card once, when the signing token is first looked at.
+    bool has_sign_certificate();
+
+    // The token serial (DESIGN.md §3): the authentication certificate's serial number in hex,
+    // its last 16 characters; identical for the card's two tokens.
+    std::string serial();
+    // The PIN's retry counter: as last seen, or read with the empty VERIFY (no try spent).
+    int tries_left(PinRole role);
+    [[nodiscard]] bool logged_in(PinRole role) const;
+
+    // C_Login's card work: format check (no APDU on a bad PIN), the final-try guard, VERIFY.
+    void login(PinRole role, const SecureBytes& pin, bool allow_final_try);
+    void logout(PinRole role);
+    void change_pin(PinRole role, const SecureBytes& old_pin, const SecureBytes& new_pin, bool allow_final_try);
+    // COMPUTE DIGITAL SIGNATURE with the role's key; needs that PIN logged in.
+    Bytes sign(PinRole role, std::span<const std::uint8_t> card_input);
+    Bytes get_challenge(std::size_t length);
+
+    // Handles of the role's visible objects (private ones only when logged in) that match the
+    // template; a certificate is read only when the template needs one of its attributes.
+    std::vector<CK_OBJECT_HANDLE> find_objects(PinRole role, std::span<const CK_ATTRIBUTE> match);
+    // The visible object with all its attributes; nullptr when the handle is not one of them.
+    const Object* find_object(PinRole role, CK_OBJECT_HANDLE handle);
+
+private:
+    InsertedCard(std::unique_ptr<transport::Connection> connection, crypto::Context& crypto,
+                 const LockFactory& locks, HandleCounter& handles, bool always_authenticate_sign);
+
+    // How to make one object once its certificate is at hand (objects.hpp makers).
+    struct Recipe {
+        CK_OBJECT_CLASS object_class;
+        card::Fid certificate_ef;  // the certificate the object's attributes come from
+        CertificateObjects spec;   // spec.certificate is filled in when the object is completed
+    };
+
+    const crypto::Certificate& certificate(card::Fid ef);
+    void build_objects(PinRole role);
+    void add_object(PinRole role, const Recipe& recipe);
+    const Object& complete(PinRole role, std::size_t index);
+    std::vector<std::size_t> visible(PinRole role);
+    // The check the applet runs between its empty VERIFY and the VERIFY, in one transaction:
+    // refuses a locked PIN or, unless allowed, the final try, with CKR_PIN_LOCKED.
+    card::TriesCheck final_try_guard(PinRole role, bool allow_final_try);
+    // After a VERIFY the card accepted: logged in as of the applet's current security epoch.
+    void note_verified(PinRole role);
+    // Runs a card operation and keeps login state honest: a lost security state (card reset,
+    // applet re-selected) drops both logins before the error goes up.
+    // `pin`: the PIN the operation verifies, whose counter a 63Cx answer updates.
+    template <typename F>
+    decltype(auto) card_call(F&& body, std::optional<PinRole> pin = std::nullopt);
+
+    std::unique_ptr<Lock> io_lock_;
+    card::JpkiApplet applet_;
+    crypto::Context& crypto_;
+    HandleCounter& handles_;
+    bool always_authenticate_sign_;
+    card::CardInfo info_;
+    std::optional<bool> has_sign_certificate_;
+
+    struct Certificates {
+        std::optional<crypto::Certificate> auth, auth_ca, sign, sign_ca;
+    } certificates_;
+    struct RoleState {
+        std::optional<int> tries_left;
+        bool logged_in = false;
+        std::uint64_t login_epoch = 0;  // the applet's security_epoch() at the VERIFY
+        std::vector<Object> objects;  // objects[i] is made by recipes[i] (none for the profile)
+        std::vector<std::optional<Recipe>> recipes;
+        bool objects_built = false;
+        bool private_objects_built = false;
+    };
+    std::array<RoleState, 2> roles_;
+    RoleState& state(PinRole role) { return roles_[role == PinRole::Auth ? 0 : 1]; }
+    const RoleState& state(PinRole role) const { return roles_[role == PinRole::Auth ? 0 : 1]; }
+};
+
+// The CK_RV a card-layer error stands for (JPKI-CARD.md "Status words -> PKCS#11").
+CK_RV rv_for(const card::CardError& error) noexcept;
+
+}  // namespace jpki::token

@@ -1,0 +1,83 @@
+// The objects a JPKI token shows (DESIGN.md §3 "Objects") and the attribute rules of
+// PKCS#11 2.40 §5.7.5 (C_GetAttributeValue) and §5.7.7 (template matching), in one place.
+#pragma once
+
+#include "crypto/certificate.hpp"
+#include "jpki/pkcs11.hpp"
+#include "jpki/transport.hpp"
+
+#include <map>
+#include <optional>
+#include <set>
+#include <span>
+#include <string_view>
+#include <vector>
+
+namespace jpki::token {
+
+// Which card key an object stands for: the one COMPUTE DIGITAL SIGNATURE uses.
+enum class KeyRole { Auth, Sign };
+
+class Object {
+public:
+    Object(CK_OBJECT_HANDLE handle, CK_OBJECT_CLASS object_class);
+
+    [[nodiscard]] CK_OBJECT_HANDLE handle() const { return handle_; }
+    [[nodiscard]] CK_OBJECT_CLASS object_class() const { return object_class_; }
+    // CKA_PRIVATE: visible only while the slot's PIN is logged in.
+    [[nodiscard]] bool is_private() const;
+    // The card key behind a private or public key object.
+    [[nodiscard]] std::optional<KeyRole> key_role() const { return key_role_; }
+    [[nodiscard]] const Bytes* find(CK_ATTRIBUTE_TYPE type) const;
+
+    // Builders.
+    Object& set(CK_ATTRIBUTE_TYPE type, Bytes value);
+    Object& set_bool(CK_ATTRIBUTE_TYPE type, bool value);
+    Object& set_ulong(CK_ATTRIBUTE_TYPE type, CK_ULONG value);
+    Object& set_text(CK_ATTRIBUTE_TYPE type, std::string_view value);
+    // An attribute that exists but is never revealed (CKR_ATTRIBUTE_SENSITIVE).
+    Object& set_sensitive(CK_ATTRIBUTE_TYPE type);
+    Object& set_key_role(KeyRole role);
+
+    // §5.7.5: fills each attribute of the template, processing all of them even when one
+    // fails, and returns CKR_OK, CKR_ATTRIBUTE_SENSITIVE, CKR_ATTRIBUTE_TYPE_INVALID or
+    // CKR_BUFFER_TOO_SMALL (ulValueLen = CK_UNAVAILABLE_INFORMATION on each failing one).
+    CK_RV get_attributes(std::span<CK_ATTRIBUTE> attributes) const;
+    // §5.7.7: every attribute of the template present with exactly the given value.
+    [[nodiscard]] bool matches(std::span<const CK_ATTRIBUTE> match) const;
+    // For an object whose certificate-derived attributes are not loaded yet (see
+    // mark_incomplete): false or true when its known attributes decide, nullopt otherwise.
+    [[nodiscard]] std::optional<bool> matches_known(std::span<const CK_ATTRIBUTE> match) const;
+
+    // Objects are first made with the attributes that cost no card I/O (class, ID, label...);
+    // the rest arrive when a caller needs them, so a certificate nobody asks for is never read.
+    Object& mark_incomplete();
+    [[nodiscard]] bool complete() const { return complete_; }
+
+private:
+    CK_OBJECT_HANDLE handle_;
+    CK_OBJECT_CLASS object_class_;
+    std::map<CK_ATTRIBUTE_TYPE, Bytes> attributes_;
+    std::set<CK_ATTRIBUTE_TYPE> sensitive_;
+    std::optional<KeyRole> key_role_;
+    bool complete_ = true;
+};
+
+// What one card holds for one slot, as objects; handles come from `next_handle`, which never
+// repeats for the life of the module.
+struct CertificateObjects {
+    const crypto::Certificate* certificate;
+    Bytes id;                  // CKA_ID, e.g. {0x01}
+    std::string label;         // CKA_LABEL, OpenSC's labels so existing URIs keep working
+    bool authority;            // CKA_CERTIFICATE_CATEGORY 2 (authority) or 1 (token user)
+    bool is_private;           // the sign certificate: only after login
+};
+
+Object make_certificate(CK_OBJECT_HANDLE handle, const CertificateObjects& spec);
+Object make_public_key(CK_OBJECT_HANDLE handle, const CertificateObjects& spec, KeyRole role);
+Object make_private_key(CK_OBJECT_HANDLE handle, const CertificateObjects& spec, KeyRole role,
+                        bool always_authenticate);
+// CKO_PROFILE with CKP_PUBLIC_CERTIFICATES_TOKEN: NSS then lists certificates without login.
+Object make_public_certificates_profile(CK_OBJECT_HANDLE handle);
+
+}  // namespace jpki::token
