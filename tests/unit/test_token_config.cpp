@@ -1,0 +1,67 @@
+// Configuration sources and their order (DESIGN.md §3 "Configuration", "Which slots").
+#include "token/config.hpp"
+#include "token/errors.hpp"
+
+#include <catch2/catch.hpp>
+
+using jpki::token::ConfigSources;
+using jpki::token::PssMode;
+using jpki::token::resolve_config;
+using jpki::token::SlotProfile;
+
+TEST_CASE("config: the slot profile follows the process name", "[token][config]") {
+    using jpki::token::default_profile_for;
+    CHECK(default_profile_for("firefox-esr") == SlotProfile::Auth);
+    CHECK(default_profile_for("firefox") == SlotProfile::Auth);
+    CHECK(default_profile_for("chromium") == SlotProfile::Auth);
+    CHECK(default_profile_for("soffice.bin") == SlotProfile::Sign);
+    CHECK(default_profile_for("pkcs11-tool") == SlotProfile::Both);
+    CHECK(default_profile_for("") == SlotProfile::Both);
+}
+
+TEST_CASE("config: pReserved beats the environment, which beats the files", "[token][config]") {
+    ConfigSources sources;
+    sources.process_name = "firefox-esr";
+    CHECK(resolve_config(sources).slots == SlotProfile::Auth);
+
+    sources.system_file = "# system\nslots = sign\npss = auto\n";
+    CHECK(resolve_config(sources).slots == SlotProfile::Sign);
+    CHECK(resolve_config(sources).pss == PssMode::Auto);
+
+    sources.user_file = "JPKI_PKCS11_SLOTS=both\n";
+    CHECK(resolve_config(sources).slots == SlotProfile::Both);
+
+    sources.environment["JPKI_PKCS11_SLOTS"] = "auth";
+    sources.environment["JPKI_PKCS11_ALLOW_FINAL_TRY"] = "1";
+    auto config = resolve_config(sources);
+    CHECK(config.slots == SlotProfile::Auth);
+    CHECK(config.allow_final_try);
+    CHECK(config.slots_reason == "environment");
+
+    sources.init_reserved = "slots=sign;always_auth=yes";
+    config = resolve_config(sources);
+    CHECK(config.slots == SlotProfile::Sign);
+    CHECK(config.always_authenticate);
+    CHECK(config.slots_reason == "C_Initialize pReserved");
+}
+
+TEST_CASE("config: a typo is an error, never a silent default", "[token][config]") {
+    ConfigSources sources;
+    auto rv_of = [&] {
+        try {
+            (void)resolve_config(sources);
+        } catch (const jpki::token::Error& error) {
+            return error.rv();
+        }
+        return CKR_OK;
+    };
+    sources.environment["JPKI_PKCS11_SLOTS"] = "signature";
+    CHECK(rv_of() == CKR_ARGUMENTS_BAD);
+    sources.environment.clear();
+    sources.user_file = "slot = auth\n";
+    CHECK(rv_of() == CKR_ARGUMENTS_BAD);
+    sources.user_file = "allow_final_try = maybe\n";
+    CHECK(rv_of() == CKR_ARGUMENTS_BAD);
+    sources.user_file = "just words\n";
+    CHECK(rv_of() == CKR_ARGUMENTS_BAD);
+}

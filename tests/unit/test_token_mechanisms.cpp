@@ -1,0 +1,70 @@
+// What each signing mechanism sends to the card (DESIGN.md §3 "Mechanisms").
+#include "crypto/digest.hpp"
+#include "token/errors.hpp"
+#include "token/mechanisms.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <functional>
+
+using jpki::Bytes;
+using jpki::token::DataCollector;
+
+namespace {
+CK_RV rv_of(const std::function<void()>& body) {
+    try {
+        body();
+    } catch (const jpki::token::Error& error) {
+        return error.rv();
+    }
+    return CKR_OK;
+}
+}  // namespace
+
+TEST_CASE("mechanisms: CKM_RSA_PKCS sends the data itself, 1..245 bytes", "[token][mechanisms]") {
+    jpki::crypto::Context context;
+    const CK_MECHANISM rsa{CKM_RSA_PKCS, nullptr, 0};
+    DataCollector one(context, rsa);
+    one.update(Bytes(245, 0xAB));
+    CHECK(one.card_input() == Bytes(245, 0xAB));
+
+    DataCollector too_long(context, rsa);
+    too_long.update(Bytes(246, 0xAB));
+    CHECK(rv_of([&] { (void)too_long.card_input(); }) == CKR_DATA_LEN_RANGE);
+
+    DataCollector empty(context, rsa);
+    CHECK(rv_of([&] { (void)empty.card_input(); }) == CKR_DATA_LEN_RANGE);
+}
+
+TEST_CASE("mechanisms: CKM_SHAx_RSA_PKCS sends the DigestInfo of the hash, single- or multi-part",
+          "[token][mechanisms]") {
+    jpki::crypto::Context context;
+    const Bytes message = {'a', 'b', 'c', 'd', 'e', 'f'};
+    const CK_MECHANISM sha256{CKM_SHA256_RSA_PKCS, nullptr, 0};
+    const Bytes expected = jpki::crypto::digest_info(
+        jpki::crypto::DigestAlgorithm::Sha256, jpki::crypto::digest(context, jpki::crypto::DigestAlgorithm::Sha256, message));
+
+    DataCollector single(context, sha256);
+    single.update(message);
+    CHECK(single.card_input() == expected);
+
+    DataCollector parts(context, sha256);
+    parts.update(Bytes(message.begin(), message.begin() + 2));
+    parts.update(Bytes(message.begin() + 2, message.end()));
+    CHECK(parts.multi_part());
+    CHECK(parts.card_input() == expected);
+}
+
+TEST_CASE("mechanisms: unknown mechanisms and parameters are refused", "[token][mechanisms]") {
+    jpki::crypto::Context context;
+    std::uint8_t parameter = 0;
+    CHECK(rv_of([&] { DataCollector(context, CK_MECHANISM{CKM_RSA_X_509, nullptr, 0}); }) == CKR_MECHANISM_INVALID);
+    CHECK(rv_of([&] { DataCollector(context, CK_MECHANISM{CKM_RSA_PKCS_PSS, nullptr, 0}); }) == CKR_MECHANISM_INVALID);
+    CHECK(rv_of([&] { DataCollector(context, CK_MECHANISM{CKM_SHA256_RSA_PKCS, &parameter, 1}); }) ==
+          CKR_MECHANISM_PARAM_INVALID);
+    const CK_MECHANISM_INFO info = jpki::token::mechanism_info(CKM_SHA384_RSA_PKCS);
+    CHECK(info.ulMinKeySize == 2048);
+    CHECK(info.ulMaxKeySize == 2048);
+    CHECK(info.flags == (CKF_HW | CKF_SIGN));
+    CHECK(jpki::token::sign_mechanisms().size() == 6);
+}
