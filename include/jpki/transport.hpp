@@ -44,7 +44,9 @@ struct ReaderStatus {
     std::string name;
     bool card_present = false;
     Bytes atr;                  // empty when no card
-    std::uint32_t event_count = 0;  // changes whenever a card is inserted, removed or reset
+    // Changes whenever a card is inserted or removed. Not on a reset by another program (pcsc-lite
+    // 1.9.9 does not count those): that shows as CardReset on the connection's next exchange.
+    std::uint32_t event_count = 0;
 };
 
 // One exclusive-in-turn channel to the card in one reader.

@@ -151,7 +151,7 @@ Config resolve_config(const ConfigSources& sources) {
                     {{"error", LogLevel::Error}, {"info", LogLevel::Info}, {"debug", LogLevel::Debug}}};
                 config.log = parse_choice(key, value, kLog);
             } else {
-                throw Error(CKR_ARGUMENTS_BAD, origin + ": unknown setting " + key);
+                throw Error(CKR_ARGUMENTS_BAD, std::string(origin).append(": unknown setting ").append(key));
             }
         }
     }

@@ -4,6 +4,8 @@
 // state lock is taken briefly (never the other way round).
 #include "token/module.hpp"
 
+#include "card/pin_policy.hpp"
+
 #include "token/errors.hpp"
 #include "token/inserted_card.hpp"
 #include "token/mechanisms.hpp"
@@ -31,6 +33,16 @@ void pad_copy(CK_UTF8CHAR (&field)[N], std::string_view text) {
     std::memcpy(field, text.data(), std::min(N, text.size()));
 }
 
+// PIN format first (DESIGN.md §3 "Login"): a malformed PIN causes no card traffic at all, not
+// even the EF 0008 read that tells whether the card has a signature PIN.
+void require_pin_format(PinRole role, const SecureBytes& pin) {
+    switch (card::check_pin(role, pin.view())) {
+        case card::PinCheck::LengthOutOfRange: throw Error(CKR_PIN_LEN_RANGE);
+        case card::PinCheck::InvalidCharacter: throw Error(CKR_PIN_INVALID);
+        case card::PinCheck::Ok: break;
+    }
+}
+
 PinRole role_of_slot(CK_SLOT_ID slot) { return slot % 2 == 0 ? PinRole::Auth : PinRole::Sign; }
 
 bool profile_shows(SlotProfile profile, PinRole role) {
@@ -54,7 +66,7 @@ public:
     ModuleState(Config config_in, std::unique_ptr<transport::Transport> transport_in, LockFactory locks_in)
         : config(std::move(config_in)),
           transport(std::move(transport_in)),
-          locks(std::move(locks_in)),
+          locks(locks_in),
           state_lock(locks.make()) {}
 
     Config config;
@@ -70,6 +82,7 @@ public:
     std::map<CK_SESSION_HANDLE, std::shared_ptr<Session>> sessions;
     CK_SESSION_HANDLE last_session = 0;
     std::deque<CK_SLOT_ID> events;
+    bool readers_seen = false;  // the first look at the readers reports no events
 
     void refresh();
     std::shared_ptr<InsertedCard> card_in_slot(CK_SLOT_ID slot, bool refresh_first);
@@ -77,6 +90,7 @@ public:
     std::shared_ptr<Session> session(CK_SESSION_HANDLE handle);
     void card_gone(const std::shared_ptr<InsertedCard>& card);
     void close_sessions_locked(const std::shared_ptr<InsertedCard>& card, std::optional<PinRole> role);
+    Bytes finish_sign(const Session& session, SignOperation& operation);
 
     // Runs body with the card's I/O lock held and turns transport failures into PKCS#11
     // answers: a card that left (or a pcscd that went away) closes its sessions.
@@ -108,15 +122,22 @@ void ModuleState::refresh() {
     std::vector<transport::ReaderStatus> to_probe;
     {
         std::lock_guard lock(*state_lock);
-        for (Reader& reader : readers) {
+        // Both slots of the reader changed. Cards present at the first look are no event: the
+        // application sees them in its first slot list.
+        const auto slots_changed = [&](std::size_t index) {
+            if (!readers_seen) return;
+            events.push_back(2 * index);
+            events.push_back(2 * index + 1);
+        };
+        for (std::size_t index = 0; index < readers.size(); ++index) {
+            Reader& reader = readers[index];
             const bool still_listed = std::any_of(statuses.begin(), statuses.end(),
                                                   [&](const auto& s) { return s.name == reader.name; });
             if (!still_listed && reader.card_present) {
                 reader.card_present = false;
                 if (reader.card) close_sessions_locked(reader.card, std::nullopt);
                 reader.card.reset();
-                for (const PinRole role : {PinRole::Auth, PinRole::Sign})
-                    events.push_back(2 * static_cast<CK_SLOT_ID>(&reader - readers.data()) + (role == PinRole::Sign));
+                slots_changed(index);
             }
         }
         for (const auto& status : statuses) {
@@ -128,16 +149,15 @@ void ModuleState::refresh() {
             const bool same = it->card_present == status.card_present && it->atr == status.atr &&
                               it->event_count == status.event_count;
             if (same) continue;
-            const auto index = static_cast<CK_SLOT_ID>(it - readers.begin());
             if (it->card) close_sessions_locked(it->card, std::nullopt);
             it->card.reset();
             it->card_present = status.card_present;
             it->atr = status.atr;
             it->event_count = status.event_count;
-            events.push_back(2 * index);
-            events.push_back(2 * index + 1);
+            slots_changed(static_cast<std::size_t>(it - readers.begin()));
             if (status.card_present) to_probe.push_back(status);
         }
+        readers_seen = true;
     }
     for (const auto& status : to_probe) {
         std::shared_ptr<InsertedCard> card;
@@ -199,7 +219,7 @@ void ModuleState::card_gone(const std::shared_ptr<InsertedCard>& card) {
 }
 
 Module::Module(Config config, std::unique_ptr<transport::Transport> transport, LockFactory locks)
-    : state_(std::make_unique<ModuleState>(std::move(config), std::move(transport), std::move(locks))) {}
+    : state_(std::make_unique<ModuleState>(std::move(config), std::move(transport), locks)) {}
 
 Module::~Module() = default;
 
@@ -376,6 +396,7 @@ void Module::login(CK_SESSION_HANDLE handle, CK_USER_TYPE user, SecureBytes pin)
     const auto session = state_->session(handle);
     const PinRole role = session->role;
     const bool allow_final_try = state_->config.allow_final_try;
+    if (user == CKU_USER || user == CKU_CONTEXT_SPECIFIC) require_pin_format(role, pin);
     state_->with_card(session->card, [&](InsertedCard& card) {
         if (role == PinRole::Sign && !card.has_sign_certificate()) throw Error(CKR_USER_PIN_NOT_INITIALIZED);
         switch (user) {
@@ -408,6 +429,8 @@ void Module::logout(CK_SESSION_HANDLE handle) {
 void Module::set_pin(CK_SESSION_HANDLE handle, SecureBytes old_pin, SecureBytes new_pin) {
     const auto session = state_->session(handle);
     if (!session->read_write()) throw Error(CKR_SESSION_READ_ONLY);  // §5.6 C_SetPIN
+    require_pin_format(session->role, old_pin);
+    require_pin_format(session->role, new_pin);
     state_->with_card(session->card, [&](InsertedCard& card) {
         if (session->role == PinRole::Sign && !card.has_sign_certificate()) throw Error(CKR_USER_PIN_NOT_INITIALIZED);
         card.change_pin(session->role, old_pin, new_pin, state_->config.allow_final_try);
@@ -483,14 +506,19 @@ SignOperation take_sign_operation(Session& session) {
 
 }  // namespace
 
+// The card's signature over what the operation collected (C_Sign and C_SignFinal alike).
+Bytes ModuleState::finish_sign(const Session& session, SignOperation& operation) {
+    const Bytes input = operation.data.card_input();
+    if (operation.always_authenticate && !operation.context_authenticated) throw Error(CKR_USER_NOT_LOGGED_IN);
+    return with_card(session.card, [&](InsertedCard& card) { return card.sign(operation.key, input); });
+}
+
 Bytes Module::sign(CK_SESSION_HANDLE handle, std::span<const std::uint8_t> data) {
     const auto session = state_->session(handle);
     SignOperation operation = take_sign_operation(*session);
     if (operation.data.multi_part()) throw Error(CKR_OPERATION_ACTIVE, "C_Sign after C_SignUpdate");
     operation.data.update(data);
-    const Bytes input = operation.data.card_input();
-    if (operation.always_authenticate && !operation.context_authenticated) throw Error(CKR_USER_NOT_LOGGED_IN);
-    return state_->with_card(session->card, [&](InsertedCard& card) { return card.sign(operation.key, input); });
+    return state_->finish_sign(*session, operation);
 }
 
 void Module::sign_update(CK_SESSION_HANDLE handle, std::span<const std::uint8_t> part) {
@@ -502,9 +530,7 @@ void Module::sign_update(CK_SESSION_HANDLE handle, std::span<const std::uint8_t>
 Bytes Module::sign_final(CK_SESSION_HANDLE handle) {
     const auto session = state_->session(handle);
     SignOperation operation = take_sign_operation(*session);
-    const Bytes input = operation.data.card_input();
-    if (operation.always_authenticate && !operation.context_authenticated) throw Error(CKR_USER_NOT_LOGGED_IN);
-    return state_->with_card(session->card, [&](InsertedCard& card) { return card.sign(operation.key, input); });
+    return state_->finish_sign(*session, operation);
 }
 
 void Module::verify_init(CK_SESSION_HANDLE handle, const CK_MECHANISM& mechanism, CK_OBJECT_HANDLE key) {

@@ -169,8 +169,10 @@ void VirtualReaders::reset_by_other_program(const std::string& reader) {
         Slot& s = hub_->slot(reader);
         if (!s.card) throw std::logic_error("reset_by_other_program: reader '" + reader + "' is empty");
         card = s.card;
+        // As pcsc-lite 1.9.9 does: a reset by another program changes neither the reader's
+        // event counter nor wakes SCardGetStatusChange; connections learn it from
+        // SCARD_W_RESET_CARD on their next exchange.
         ++s.resets;
-        hub_->note_change(s);
     }
     card->reset();
 }

@@ -101,7 +101,7 @@ TEST_CASE("A reset by another program throws CardReset until reconnect, and clea
 
     readers.reset_by_other_program(reader);
     CHECK_FALSE(card->verified(Pin::Auth));
-    CHECK(readers.readers()[0].event_count == events + 1);
+    CHECK(readers.readers()[0].event_count == events);  // pcsc-lite does not count resets
     CHECK_THROWS_AS(connection->transmit(select_jpki()), transport::CardReset);
     CHECK_THROWS_AS(connection->transmit(select_jpki()), transport::CardReset);  // sticky
     CHECK_THROWS_AS(other->begin_transaction(), transport::CardReset);

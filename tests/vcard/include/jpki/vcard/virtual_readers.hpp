@@ -20,7 +20,7 @@ public:
     explicit VirtualReaders(std::vector<std::string> reader_names = {default_reader});
     ~VirtualReaders() override;
 
-    // Test controls. Each bumps the reader's event_count and wakes wait_for_change.
+    // Test controls. insert and remove bump the reader's event_count and wake wait_for_change.
     // insert powers the card on; throws std::logic_error when the reader already holds one.
     void insert(const std::string& reader, std::shared_ptr<Card> card);
     // Powers the card off; existing connections then throw CardRemoved. No-op when empty.
