@@ -80,7 +80,13 @@ CK_RV Instance::with_module(const std::function<CK_RV(token::Module&)>& body) {
     try {
         std::shared_lock lock(lifetime_);
         if (!module_ || owner_pid_ != getpid()) return CKR_CRYPTOKI_NOT_INITIALIZED;
-        return body(*module_);
+        try {
+            return body(*module_);
+        } catch (const token::Error& error) {
+            // Why a call failed, in words (JPKI_PKCS11_LOG=info); never a PIN (none is in a message).
+            module_->logger().info(token::rv_name(error.rv()) + ": " + error.what());
+            throw;
+        }
     } catch (...) {
         return rv_from_current_exception();
     }

@@ -21,4 +21,7 @@ private:
     std::string detail_;
 };
 
+// "CKR_PIN_INCORRECT" for logs; "CKR_0x..." for codes without a name here.
+std::string rv_name(CK_RV rv);
+
 }  // namespace jpki::token

@@ -8,6 +8,7 @@
 
 #include "token/errors.hpp"
 #include "token/inserted_card.hpp"
+#include "token/log.hpp"
 #include "token/mechanisms.hpp"
 #include "token/session.hpp"
 
@@ -65,11 +66,14 @@ class ModuleState {
 public:
     ModuleState(Config config_in, std::unique_ptr<transport::Transport> transport_in, LockFactory locks_in)
         : config(std::move(config_in)),
-          transport(std::move(transport_in)),
+          logger(config.log),
+          transport(logger.enabled(LogLevel::Debug) ? logging_transport(std::move(transport_in), logger)
+                                                    : std::move(transport_in)),
           locks(locks_in),
           state_lock(locks.make()) {}
 
     Config config;
+    Logger logger;
     std::unique_ptr<transport::Transport> transport;
     LockFactory locks;
     crypto::Context crypto;
@@ -99,13 +103,16 @@ public:
         try {
             std::lock_guard io(card->io());
             return body(*card);
-        } catch (const transport::CardRemoved&) {
+        } catch (const transport::CardRemoved& error) {
+            logger.info(std::string("card removed: ") + error.what());
             card_gone(card);
             throw Error(CKR_DEVICE_REMOVED, "card removed");
-        } catch (const transport::ServiceUnavailable&) {
+        } catch (const transport::ServiceUnavailable& error) {
+            logger.error(std::string("reader or pcscd gone: ") + error.what());
             card_gone(card);
             throw Error(CKR_DEVICE_REMOVED, "reader or pcscd gone");
         } catch (const transport::Error& error) {
+            logger.error(std::string("card I/O failed: ") + error.what());
             throw Error(CKR_DEVICE_ERROR, error.what());
         }
     }
@@ -222,6 +229,8 @@ Module::Module(Config config, std::unique_ptr<transport::Transport> transport, L
     : state_(std::make_unique<ModuleState>(std::move(config), std::move(transport), locks)) {}
 
 Module::~Module() = default;
+
+const Logger& Module::logger() const { return state_->logger; }
 
 std::vector<CK_SLOT_ID> Module::slot_list(bool token_present_only) {
     state_->refresh();

@@ -11,6 +11,7 @@
 #include "jpki/transport.hpp"
 #include "token/config.hpp"
 #include "token/locking.hpp"
+#include "token/log.hpp"
 
 #include <cstddef>
 #include <memory>
@@ -73,6 +74,8 @@ public:
 
     // Random bytes from the card's GET CHALLENGE (§5.15).
     Bytes generate_random(CK_SESSION_HANDLE session, std::size_t length);
+
+    [[nodiscard]] const Logger& logger() const;
 
 private:
     std::unique_ptr<ModuleState> state_;

@@ -97,8 +97,26 @@ wrong-pin)
     grep -A8 "$auth_token" "$work/slots.txt" | grep -q 'PIN count low' || { cat "$work/slots.txt"; fail "count-low flag not shown"; }
     ;;
 
+debug-log)
+    # JPKI_PKCS11_LOG=debug shows every APDU on stderr, and the PINs as ** only. Fixed data, so
+    # the hash in the logged SIGN command is the same every run (it cannot contain a PIN by chance).
+    printf 'jpki-pkcs11 debug log test\n' >"$work/data"
+    snippet="
+        export JPKI_PKCS11_LOG=debug
+        \$p11 --token-label '$auth_token' --login --pin 1234 --sign --id 01 -m SHA256-RSA-PKCS -i '$work/data' -o '$work/sig' 2>'$work/log'
+        \$p11 --token-label '$sign_token' --login --pin ABC123 -O >/dev/null 2>>'$work/log'
+        if \$p11 --token-label '$auth_token' --login --pin 9999 -O >/dev/null 2>>'$work/log'; then exit 93; fi
+    " in_vcard
+    grep -q 'debug: > 802A0080' "$work/log" || { cat "$work/log"; fail "no COMPUTE DIGITAL SIGNATURE in the debug log"; }
+    grep -q 'debug: > 0020008004\*\*\*\*\*\*\*\*$' "$work/log" || fail "the VERIFY is not shown redacted"
+    grep -q 'info: CKR_PIN_INCORRECT' "$work/log" || fail "the wrong PIN's CKR is not logged"
+    for secret in 31323334 414243313233 39393939 1234 ABC123; do
+        ! grep -q "$secret" "$work/log" || fail "a PIN ($secret) appears in the log"
+    done
+    ;;
+
 *)
-    echo "usage: $0 list-slots|list-objects|login-sign|test-login|wrong-pin [jpki-vcard options]" >&2
+    echo "usage: $0 list-slots|list-objects|login-sign|test-login|wrong-pin|debug-log [jpki-vcard options]" >&2
     exit 2
     ;;
 esac
