@@ -11,7 +11,13 @@ packages=(
     p11-kit libp11-kit-dev                      # pkcs11.h and module registration
     catch2                                      # unit tests (Catch2 2.x)
     opensc opensc-pkcs11                        # pkcs11-tool, opensc-tool, OpenSC's JPKI driver (fidelity tests)
-    util-linux procps diffutils                 # unshare, runuser, kill/ps, cmp
+    util-linux procps diffutils iproute2        # unshare, runuser, kill/ps, cmp, ip (loopback-only namespaces)
+    # end-to-end clients (tests/e2e)
+    p11-kit-modules gnutls-bin                  # p11-kit-proxy.so, p11-kit server/client; p11tool
+    libnss3-tools xmlsec1 libxmlsec1-nss        # modutil, certutil, cmsutil, tstclnt; XML signatures with NSS
+    libengine-pkcs11-openssl curl               # OpenSSL's pkcs11 engine (libp11), curl --engine
+    python3 firefox-esr                         # Firefox ESR driven through Marionette
+    libreoffice-writer-nogui python3-uno        # LibreOffice signing, headless
 )
 
 missing=()
