@@ -18,6 +18,7 @@ packages=(
     libengine-pkcs11-openssl curl               # OpenSSL's pkcs11 engine (libp11), curl --engine
     python3 firefox-esr                         # Firefox ESR driven through Marionette
     libreoffice-writer-nogui python3-uno        # LibreOffice signing, headless
+    poppler-utils                               # pdfsig: checks the signed PDF
 )
 
 missing=()
