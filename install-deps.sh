@@ -15,6 +15,7 @@ packages=(
     # end-to-end clients (tests/e2e)
     p11-kit-modules gnutls-bin                  # p11-kit-proxy.so, p11-kit server/client; p11tool
     libnss3-tools xmlsec1 libxmlsec1-nss        # modutil, certutil, cmsutil, tstclnt; XML signatures with NSS
+    libxmlsec1-dev libnss3-dev                  # the small xmlsec-over-NSS signer e2e.nss-xmlsec builds
     libengine-pkcs11-openssl curl               # OpenSSL's pkcs11 engine (libp11), curl --engine
     python3 firefox-esr                         # Firefox ESR driven through Marionette
     libreoffice-writer-nogui python3-uno        # LibreOffice signing, headless

@@ -36,7 +36,13 @@ ossl::Pkey make_pkey(Context& context, const RsaPublicKey& key) {
     const ossl::Params params(OSSL_PARAM_BLD_to_param(builder.get()));
     if (!params) throw Error("OSSL_PARAM_BLD_to_param");
 
-    const ossl::PkeyCtx ctx(EVP_PKEY_CTX_new_from_name(context.libctx(), "RSA", nullptr));
+    // By its OID, not "RSA": a name OpenSSL maps to a NID makes it look for an ENGINE first, and
+    // the ENGINE tables are process-wide, not per library context. Inside `openssl -engine
+    // pkcs11` (libp11 set as default for all methods) "RSA" yields the engine's legacy method,
+    // which cannot build a key from parameters, and every C_Sign failed with CKR_GENERAL_ERROR.
+    // The OID is an alias of the default provider's RSA key manager that maps to no NID.
+    const ossl::PkeyCtx ctx(
+        EVP_PKEY_CTX_new_from_name(context.libctx(), "1.2.840.113549.1.1.1", nullptr));
     EVP_PKEY* raw = nullptr;
     if (!ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
         EVP_PKEY_fromdata(ctx.get(), &raw, EVP_PKEY_PUBLIC_KEY, params.get()) != 1)
