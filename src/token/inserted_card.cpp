@@ -29,15 +29,6 @@ constexpr RoleObjects kSignObjects{card::ef::sign_certificate, card::ef::sign_ca
                                    "Digital Signature Public Key", "Digital Signature Certificate CA"};
 const RoleObjects& role_objects(PinRole role) { return role == PinRole::Auth ? kAuthObjects : kSignObjects; }
 
-// Format first: a PIN the card would refuse never costs a try (DESIGN.md §3 "Login").
-void require_pin_format(PinRole role, const SecureBytes& pin) {
-    switch (card::check_pin(role, pin.view())) {
-        case card::PinCheck::LengthOutOfRange: throw Error(CKR_PIN_LEN_RANGE);
-        case card::PinCheck::InvalidCharacter: throw Error(CKR_PIN_INVALID);
-        case card::PinCheck::Ok: break;
-    }
-}
-
 }  // namespace
 
 CK_RV rv_for(const card::CardError& error) noexcept {
@@ -119,7 +110,8 @@ bool InsertedCard::logged_in(PinRole role) const {
 }
 
 void InsertedCard::login(PinRole role, const SecureBytes& pin, bool allow_final_try) {
-    require_pin_format(role, pin);
+    // The applet checks the PIN's format before any APDU (PinLengthOutOfRange/PinInvalidCharacter
+    // -> CKR_PIN_LEN_RANGE/CKR_PIN_INVALID); Module::login checks it even before that.
     card_call([&] { applet_.verify(role, pin, final_try_guard(role, allow_final_try)); }, role);
     note_verified(role);
 }
@@ -152,8 +144,6 @@ void InsertedCard::logout(PinRole role) { state(role).logged_in = false; }
 
 void InsertedCard::change_pin(PinRole role, const SecureBytes& old_pin, const SecureBytes& new_pin,
                               bool allow_final_try) {
-    require_pin_format(role, old_pin);
-    require_pin_format(role, new_pin);
     card_call([&] { applet_.change_pin(role, old_pin, new_pin, final_try_guard(role, allow_final_try)); }, role);
     // The old PIN was verified on the way: the card holds this PIN as verified now.
     note_verified(role);
@@ -167,14 +157,17 @@ Bytes InsertedCard::sign(PinRole role, std::span<const std::uint8_t> card_input)
         // A series of signatures skips re-selecting the key EF (one APDU each instead of two).
         // Another program may have selected another EF meanwhile: a signature that does not
         // verify with this key's public key, or an error, means "select the key and sign again".
+        const auto made_by_key = [&](const Bytes& signature) {
+            return crypto::verify_pkcs1(crypto_, key, std::nullopt, card_input, signature);
+        };
         try {
             Bytes signature = applet_.sign(role, card_input, card::KeySelection::KeepPrevious);
-            if (crypto::verify_pkcs1(crypto_, key, std::nullopt, card_input, signature)) return signature;
+            if (made_by_key(signature)) return signature;
         } catch (const card::CardError& error) {
             if (error.kind() == card::CardError::Kind::SecurityStateLost) throw;
         }
         Bytes signature = applet_.sign(role, card_input, card::KeySelection::Select);
-        if (!crypto::verify_pkcs1(crypto_, key, std::nullopt, card_input, signature))
+        if (!made_by_key(signature))
             throw Error(CKR_DEVICE_ERROR, "the card's signature does not verify with its certificate's key");
         return signature;
     });

@@ -90,6 +90,9 @@ public:
 
     void refresh();
     std::shared_ptr<InsertedCard> card_in_slot(CK_SLOT_ID slot, bool refresh_first);
+    // The slot's card, looking at the readers once more if none is known (a card inserted since
+    // the last look); CKR_TOKEN_NOT_PRESENT when there is none.
+    std::shared_ptr<InsertedCard> present_card(CK_SLOT_ID slot);
     void check_slot(CK_SLOT_ID slot);
     std::shared_ptr<Session> session(CK_SESSION_HANDLE handle);
     void card_gone(const std::shared_ptr<InsertedCard>& card);
@@ -199,6 +202,13 @@ std::shared_ptr<InsertedCard> ModuleState::card_in_slot(CK_SLOT_ID slot, bool re
     return readers[slot / 2].card;
 }
 
+std::shared_ptr<InsertedCard> ModuleState::present_card(CK_SLOT_ID slot) {
+    auto card = card_in_slot(slot, false);
+    if (!card) card = card_in_slot(slot, true);
+    if (!card) throw Error(CKR_TOKEN_NOT_PRESENT);
+    return card;
+}
+
 std::shared_ptr<Session> ModuleState::session(CK_SESSION_HANDLE handle) {
     std::lock_guard lock(*state_lock);
     const auto it = sessions.find(handle);
@@ -260,9 +270,7 @@ CK_SLOT_INFO Module::slot_info(CK_SLOT_ID slot) {
 }
 
 CK_TOKEN_INFO Module::token_info(CK_SLOT_ID slot) {
-    auto card = state_->card_in_slot(slot, false);
-    if (!card) card = state_->card_in_slot(slot, true);
-    if (!card) throw Error(CKR_TOKEN_NOT_PRESENT);
+    const auto card = state_->present_card(slot);
     const PinRole role = role_of_slot(slot);
     return state_->with_card(card, [&](InsertedCard& inserted) {
         CK_TOKEN_INFO info{};
@@ -302,9 +310,7 @@ CK_TOKEN_INFO Module::token_info(CK_SLOT_ID slot) {
 }
 
 std::vector<CK_MECHANISM_TYPE> Module::mechanism_list(CK_SLOT_ID slot) {
-    auto card = state_->card_in_slot(slot, false);
-    if (!card) card = state_->card_in_slot(slot, true);  // as token_info: a card inserted since
-    if (!card) throw Error(CKR_TOKEN_NOT_PRESENT);
+    const auto card = state_->present_card(slot);
     if (role_of_slot(slot) == PinRole::Sign &&
         !state_->with_card(card, [](InsertedCard& inserted) { return inserted.has_sign_certificate(); }))
         return {};
@@ -346,9 +352,7 @@ void Module::cancel_waits() noexcept {
 }
 
 CK_SESSION_HANDLE Module::open_session(CK_SLOT_ID slot, CK_FLAGS flags) {
-    auto card = state_->card_in_slot(slot, false);
-    if (!card) card = state_->card_in_slot(slot, true);
-    if (!card) throw Error(CKR_TOKEN_NOT_PRESENT);
+    const auto card = state_->present_card(slot);
     std::lock_guard lock(*state_->state_lock);
     const CK_SESSION_HANDLE handle = ++state_->last_session;
     state_->sessions.emplace(handle, std::make_shared<Session>(Session{.handle = handle, .slot = slot, .role = role_of_slot(slot), .flags = flags, .card = card}));
