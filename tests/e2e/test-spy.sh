@@ -13,8 +13,16 @@ need pkcs11-tool opensc
 need p11tool gnutls-bin
 spy_dir=$repo/pkcs11-spy-config
 spy_run=$spy_dir/spy-run.sh
-spy_so=$(unset JPKI_SPY_MODULE; PKCS11SPY=/dev/null PKCS11SPY_OUTPUT=/dev/null; . "$spy_dir/spy.env"; echo "$JPKI_SPY_MODULE")
+spy_so=$(unset JPKI_SPY_MODULE; PKCS11SPY=/dev/null PKCS11SPY_OUTPUT=$work/probe.log; . "$spy_dir/spy.env"; echo "$JPKI_SPY_MODULE")
 [ -n "$spy_so" ] || skip "pkcs11-spy.so not installed (Debian package opensc-pkcs11)"
+
+# 0. A log pointed at a device is used as it is: spy.env never changes the device's mode.
+null_mode=$(stat -c %a /dev/null)
+(PKCS11SPY=/dev/null PKCS11SPY_OUTPUT=/dev/null; . "$spy_dir/spy.env")
+if [ "$(stat -c %a /dev/null)" != "$null_mode" ]; then
+    chmod "$null_mode" /dev/null 2>/dev/null
+    fail "spy.env changed the mode of /dev/null"
+fi
 
 # 1. pkcs11-tool, the spy given as its module.
 head -c 1000 /dev/urandom >"$work/data"
