@@ -21,7 +21,7 @@
 
 namespace jpki::token {
 
-class ModuleState;  // slots, cards, sessions: defined in module.cpp
+class ModuleState;  // slots, cards, sessions: token/module_state.hpp
 
 class Module {
 public:

@@ -1,0 +1,119 @@
+// Sessions and login (PKCS#11 2.40 §5.6): opening and closing sessions, C_Login/C_Logout,
+// C_SetPIN. Login state itself lives with the card (InsertedCard).
+#include "token/module_state.hpp"
+
+namespace jpki::token {
+
+std::shared_ptr<Session> ModuleState::session(CK_SESSION_HANDLE handle) {
+    std::lock_guard lock(*state_lock);
+    const auto it = sessions.find(handle);
+    if (it == sessions.end()) throw Error(CKR_SESSION_HANDLE_INVALID);
+    return it->second;
+}
+
+void ModuleState::close_sessions_locked(const std::shared_ptr<InsertedCard>& card, std::optional<PinRole> role) {
+    std::erase_if(sessions, [&](const auto& entry) {
+        return entry.second->card == card && (!role || entry.second->role == *role);
+    });
+}
+
+CK_SESSION_HANDLE Module::open_session(CK_SLOT_ID slot, CK_FLAGS flags) {
+    const auto card = state_->present_card(slot);
+    std::lock_guard lock(*state_->state_lock);
+    const CK_SESSION_HANDLE handle = ++state_->last_session;
+    state_->sessions.emplace(handle, std::make_shared<Session>(Session{.handle = handle, .slot = slot, .role = role_of_slot(slot), .flags = flags, .card = card}));
+    return handle;
+}
+
+void Module::close_session(CK_SESSION_HANDLE handle) {
+    const auto session = state_->session(handle);
+    bool last_of_token = false;
+    {
+        std::lock_guard lock(*state_->state_lock);
+        state_->sessions.erase(handle);
+        last_of_token = std::none_of(state_->sessions.begin(), state_->sessions.end(), [&](const auto& entry) {
+            return entry.second->card == session->card && entry.second->role == session->role;
+        });
+    }
+    // §5.6: closing the application's last session with a token logs it out.
+    if (last_of_token) {
+        std::lock_guard io(session->card->io());
+        session->card->logout(session->role);
+    }
+}
+
+void Module::close_all_sessions(CK_SLOT_ID slot) {
+    const auto card = state_->card_in_slot(slot, false);
+    if (!card) return;
+    {
+        std::lock_guard lock(*state_->state_lock);
+        state_->close_sessions_locked(card, role_of_slot(slot));
+    }
+    std::lock_guard io(card->io());
+    card->logout(role_of_slot(slot));
+}
+
+CK_SESSION_INFO Module::session_info(CK_SESSION_HANDLE handle) {
+    const auto session = state_->session(handle);
+    bool logged_in = false;
+    {
+        std::lock_guard io(session->card->io());
+        logged_in = session->card->logged_in(session->role);
+    }
+    CK_SESSION_INFO info{};
+    info.slotID = session->slot;
+    info.flags = session->flags;
+    info.ulDeviceError = 0;
+    if (session->read_write())
+        info.state = logged_in ? CKS_RW_USER_FUNCTIONS : CKS_RW_PUBLIC_SESSION;
+    else
+        info.state = logged_in ? CKS_RO_USER_FUNCTIONS : CKS_RO_PUBLIC_SESSION;
+    return info;
+}
+
+void Module::login(CK_SESSION_HANDLE handle, CK_USER_TYPE user, SecureBytes pin) {
+    const auto session = state_->session(handle);
+    const PinRole role = session->role;
+    const bool allow_final_try = state_->config.allow_final_try;
+    if (user == CKU_USER || user == CKU_CONTEXT_SPECIFIC) require_pin_format(role, pin);
+    state_->with_card(session->card, [&](InsertedCard& card) {
+        if (role == PinRole::Sign && !card.has_sign_certificate()) throw Error(CKR_USER_PIN_NOT_INITIALIZED);
+        switch (user) {
+            case CKU_USER:
+                if (card.logged_in(role)) throw Error(CKR_USER_ALREADY_LOGGED_IN);
+                card.login(role, pin, allow_final_try);
+                return;
+            case CKU_CONTEXT_SPECIFIC:
+                // Re-authentication for a CKA_ALWAYS_AUTHENTICATE key's pending signature.
+                if (!session->sign || !session->sign->always_authenticate) throw Error(CKR_OPERATION_NOT_INITIALIZED);
+                card.logout(role);
+                card.login(role, pin, allow_final_try);
+                session->sign->context_authenticated = true;
+                return;
+            case CKU_SO:
+                // The card has no security officer: PINs are reset at the municipal office.
+            default:
+                throw Error(CKR_USER_TYPE_INVALID);
+        }
+    });
+}
+
+void Module::logout(CK_SESSION_HANDLE handle) {
+    const auto session = state_->session(handle);
+    std::lock_guard io(session->card->io());
+    if (!session->card->logged_in(session->role)) throw Error(CKR_USER_NOT_LOGGED_IN);
+    session->card->logout(session->role);
+}
+
+void Module::set_pin(CK_SESSION_HANDLE handle, SecureBytes old_pin, SecureBytes new_pin) {
+    const auto session = state_->session(handle);
+    if (!session->read_write()) throw Error(CKR_SESSION_READ_ONLY);  // §5.6 C_SetPIN
+    require_pin_format(session->role, old_pin);
+    require_pin_format(session->role, new_pin);
+    state_->with_card(session->card, [&](InsertedCard& card) {
+        if (session->role == PinRole::Sign && !card.has_sign_certificate()) throw Error(CKR_USER_PIN_NOT_INITIALIZED);
+        card.change_pin(session->role, old_pin, new_pin, state_->config.allow_final_try);
+    });
+}
+
+}  // namespace jpki::token
