@@ -39,6 +39,12 @@ class ServiceUnavailable : public Error {
 public:
     using Error::Error;
 };
+// Another program has held the card (a transaction, or an exclusive connection) for longer than
+// we wait; nothing was sent. The caller may retry later.
+class CardBusy : public Error {
+public:
+    using Error::Error;
+};
 
 struct ReaderStatus {
     std::string name;
@@ -66,6 +72,10 @@ public:
     virtual void end_transaction() noexcept = 0;
     // After CardReset: re-establishes the channel (SCardReconnect, leaving the card powered).
     virtual void reconnect() = 0;
+    // Warm-resets the card (SCardReconnect with SCARD_RESET_CARD): every verified PIN on it is
+    // cleared, for every program sharing it (JPKI-CARD.md "Security state": the only proven way
+    // to end a login on the card). Other programs' handles then see CardReset once.
+    virtual void reset_card() = 0;
     virtual Bytes atr() const = 0;
 };
 

@@ -62,7 +62,16 @@ void JpkiApplet::recover_from_reset() {
     // SCARD_W_RESET_CARD: the card was reset by someone; verified PINs are gone.
     forget_selection();
     ++security_epoch_;
+    ++resets_seen_;
     connection_.reconnect();
+}
+
+void JpkiApplet::reset_card() {
+    if (depth_ > 0) throw std::logic_error("JpkiApplet::reset_card inside a transaction");
+    forget_selection();
+    ++security_epoch_;
+    connection_.reset_card();
+    ++resets_seen_;  // only once the reset happened: until then a PIN may still be verified
 }
 
 void JpkiApplet::throw_security_state_lost(const std::string& why) {

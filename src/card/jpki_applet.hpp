@@ -130,6 +130,16 @@ public:
         return run(std::forward<F>(body));
     }
 
+    // Ends every verified PIN on the card, for every program sharing it: a warm reset through the
+    // reader (Connection::reset_card). No JPKI logout command is known and VERIFY P1 FF is
+    // untested on this card (JPKI-CARD.md "Security state"); a reset is proven. Not inside
+    // in_transaction(). Afterwards security_epoch() and resets_seen() have increased.
+    void reset_card();
+
+    // How many card resets this applet has seen (its own reset_card() and resets by others it
+    // recovered from): a PIN verified before the count last moved is no longer verified.
+    [[nodiscard]] std::uint64_t resets_seen() const noexcept { return resets_seen_; }
+
     // Increases whenever verified PINs on the card must be presumed lost: a card reset, or the
     // AP re-selected because an EF select answered 6A82.
     [[nodiscard]] std::uint64_t security_epoch() const noexcept { return security_epoch_; }
@@ -205,6 +215,7 @@ private:
     int depth_ = 0;                  // > 0 inside a transaction
     bool secret_sent_ = false;       // a PIN went out in the current attempt
     std::uint64_t security_epoch_ = 0;
+    std::uint64_t resets_seen_ = 0;
 };
 
 }  // namespace jpki::card

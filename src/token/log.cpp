@@ -43,6 +43,10 @@ public:
         logger_.debug("reconnect");
         inner_->reconnect();
     }
+    void reset_card() override {
+        logger_.debug("reset card");
+        inner_->reset_card();
+    }
     [[nodiscard]] Bytes atr() const override { return inner_->atr(); }
 
 private:

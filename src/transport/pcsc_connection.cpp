@@ -63,6 +63,15 @@ void PcscConnection::reconnect() {
     read_atr();
 }
 
+void PcscConnection::reset_card() {
+    DWORD protocol = 0;
+    check_pcsc(SCardReconnect(handle_.get(), SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1,
+                              SCARD_RESET_CARD, &protocol),
+               "SCardReconnect (reset)");
+    protocol_ = protocol;
+    read_atr();
+}
+
 void PcscConnection::read_atr() {
     std::array<char, MAX_READERNAME> reader{};
     DWORD reader_length = reader.size();

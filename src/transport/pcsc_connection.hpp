@@ -21,6 +21,7 @@ public:
     void begin_transaction() override;
     void end_transaction() noexcept override;
     void reconnect() override;
+    void reset_card() override;
     [[nodiscard]] Bytes atr() const override { return atr_; }
 
 private:

@@ -184,6 +184,7 @@ public:
     int begins = 0;
     int ends = 0;
     int reconnects = 0;
+    int card_resets = 0;
     int resets_at_begin = 0;            // the next n begin_transaction() calls see a reset
     std::string reset_at_command;       // a command starting with this hex meets a reset (once)
     bool removed = false;
@@ -225,6 +226,11 @@ public:
         REQUIRE_FALSE(in_transaction_);
         ++reconnects;
         must_reconnect_ = false;
+    }
+    void reset_card() override {
+        REQUIRE_FALSE(in_transaction_);
+        ++card_resets;
+        card.power_cycle();
     }
     Bytes atr() const override { return unhex("3BE000FF8131FE4514"); }
 
