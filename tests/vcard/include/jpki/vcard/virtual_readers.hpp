@@ -29,6 +29,16 @@ public:
     // connection's transmit/begin_transaction throws CardReset until it calls reconnect().
     void reset_by_other_program(const std::string& reader);
     std::shared_ptr<Card> card(const std::string& reader) const;
+    // Another program holds the card with SCARD_SHARE_EXCLUSIVE (GnuPG's scdaemon does):
+    // connect() to that reader fails with a transport::Error, as SCARD_E_SHARING_VIOLATION does.
+    void hold_exclusive(const std::string& reader, bool held);
+    // pcscd stopped (false) or back (true): while stopped, readers(), connect(),
+    // wait_for_change() and every existing connection throw ServiceUnavailable; when it comes
+    // back, old connections stay dead (a new pcscd does not know their handles) and every
+    // reader's event counter has moved on.
+    void set_service_running(bool running);
+    // How many times a connection reset the card (Connection::reset_card).
+    std::uint64_t card_resets(const std::string& reader) const;
     // APDUs transmitted through this reader since construction (all connections).
     std::uint64_t transmitted(const std::string& reader) const;
 
