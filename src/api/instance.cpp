@@ -92,6 +92,23 @@ CK_RV Instance::with_module(const std::function<CK_RV(token::Module&)>& body) {
     }
 }
 
+void Instance::end_logins_at_exit() noexcept {
+    // A C_Initialize or C_Finalize in flight holds the lock exclusively: leave it to them.
+    if (!lifetime_.try_lock_shared()) return;
+    std::shared_lock lock(lifetime_, std::adopt_lock);
+    if (module_ && owner_pid_ == getpid()) module_->end_logins(false);
+}
+
+namespace {
+
+// pcscd leaves a card as it is when a client goes away without a transaction (pcsc-lite 1.9.9
+// winscard_svc.c MSGRemoveContext: SCARD_LEAVE_CARD), so a process that exits logged in without
+// C_Finalize would leave the card signing for any other program. Runs at exit() and dlclose();
+// nothing can run at SIGKILL.
+__attribute__((destructor)) void end_logins_at_exit() { Instance::get().end_logins_at_exit(); }
+
+}  // namespace
+
 CK_RV rv_from_current_exception() noexcept {
     try {
         throw;

@@ -27,6 +27,10 @@ public:
     // check, and turns every exception into the CK_RV it stands for (DESIGN.md §7: one guard).
     CK_RV with_module(const std::function<CK_RV(token::Module&)>& body);
 
+    // At process exit (or dlclose) without C_Finalize: ends this process's logins on the cards
+    // (issue 7 item 3), best effort, taking no lock another thread could hold for ever.
+    void end_logins_at_exit() noexcept;
+
     // Which transport C_Initialize builds: PC/SC unless a test installs the in-process card.
     void set_transport_factory(TransportFactory factory);
 

@@ -53,7 +53,7 @@ std::shared_ptr<InsertedCard> InsertedCard::open(transport::Transport& transport
                                                  crypto::Context& crypto, const LockFactory& locks,
                                                  HandleCounter& handles, bool always_authenticate_sign) {
     std::shared_ptr<InsertedCard> inserted(
-        new InsertedCard(transport.connect(reader), crypto, locks, handles, always_authenticate_sign));
+        new InsertedCard(reader, transport.connect(reader), crypto, locks, handles, always_authenticate_sign));
     std::lock_guard lock(inserted->io());
     auto info = inserted->applet_.probe();
     if (!info) return nullptr;
@@ -61,9 +61,11 @@ std::shared_ptr<InsertedCard> InsertedCard::open(transport::Transport& transport
     return inserted;
 }
 
-InsertedCard::InsertedCard(std::unique_ptr<transport::Connection> connection, crypto::Context& crypto,
-                           const LockFactory& locks, HandleCounter& handles, bool always_authenticate_sign)
+InsertedCard::InsertedCard(std::string reader, std::unique_ptr<transport::Connection> connection,
+                           crypto::Context& crypto, const LockFactory& locks, HandleCounter& handles,
+                           bool always_authenticate_sign)
     : io_lock_(locks.make()),
+      reader_(std::move(reader)),
       applet_(std::move(connection)),
       crypto_(crypto),
       handles_(handles),
@@ -79,7 +81,7 @@ decltype(auto) InsertedCard::card_call(F&& body, std::optional<PinRole> pin) {
             case Kind::PinIncorrect:
             case Kind::PinLocked:
                 // The card's answer carries its counter: the token flags show it at once.
-                if (pin && error.tries_left() >= 0) state(*pin).tries_left = error.tries_left();
+                if (pin && error.tries_left() >= 0) note_tries(*pin, error.tries_left());
                 break;
             case Kind::SecurityStateLost:
             case Kind::SecurityStatusNotSatisfied:
@@ -98,9 +100,17 @@ std::string InsertedCard::serial() {
     return hex;
 }
 
-int InsertedCard::tries_left(PinRole role) {
+void InsertedCard::note_tries(PinRole role, int left) {
     RoleState& pin = state(role);
-    if (!pin.tries_left) pin.tries_left = card_call([&] { return applet_.tries_left(role); }, role);
+    pin.tries_left = left;
+    pin.tries_read = std::chrono::steady_clock::now();
+}
+
+int InsertedCard::tries_left(PinRole role, std::chrono::steady_clock::duration max_age) {
+    RoleState& pin = state(role);
+    const bool stale = pin.tries_left && std::chrono::steady_clock::now() - pin.tries_read > max_age &&
+                       !logged_in(PinRole::Auth) && !logged_in(PinRole::Sign);
+    if (!pin.tries_left || stale) note_tries(role, card_call([&] { return applet_.tries_left(role); }, role));
     return *pin.tries_left;
 }
 
@@ -120,7 +130,7 @@ card::TriesCheck InsertedCard::final_try_guard(PinRole role, bool allow_final_tr
     // Read in the VERIFY's own transaction, so no other program's try comes between the
     // guard's decision and the VERIFY it allows.
     return [this, role, allow_final_try](int left) {
-        state(role).tries_left = left;
+        note_tries(role, left);
         if (left == 0) throw Error(CKR_PIN_LOCKED, "PIN locked");
         // A locked card means a trip to the city office: applications that retry PINs in a loop
         // must never spend the last try unless the user allowed it (DESIGN.md §3).
@@ -137,10 +147,36 @@ void InsertedCard::note_verified(PinRole role) {
     RoleState& pin = state(role);
     pin.logged_in = true;
     pin.login_epoch = applet_.security_epoch();
-    pin.tries_left = card::pin_rules(role).max_tries;  // a good VERIFY refills the counter
+    verified_at_resets_ = applet_.resets_seen();
+    note_tries(role, card::pin_rules(role).max_tries);  // a good VERIFY refills the counter
 }
 
-void InsertedCard::logout(PinRole role) { state(role).logged_in = false; }
+bool InsertedCard::card_may_hold_pin() const {
+    return verified_at_resets_ && *verified_at_resets_ == applet_.resets_seen();
+}
+
+void InsertedCard::reset_card() {
+    for (auto& role : roles_) role.logged_in = false;  // first: whatever the reset does, we are out
+    try {
+        applet_.reset_card();
+    } catch (const transport::CardRemoved&) {
+        // A card that left the reader keeps no security state.
+    }
+    verified_at_resets_.reset();
+}
+
+void InsertedCard::logout(PinRole role) {
+    const bool was_logged_in = state(role).logged_in;
+    state(role).logged_in = false;
+    const PinRole other = role == PinRole::Auth ? PinRole::Sign : PinRole::Auth;
+    if (!was_logged_in && logged_in(other)) return;
+    if (card_may_hold_pin()) reset_card();
+}
+
+void InsertedCard::end_all_logins() {
+    for (auto& role : roles_) role.logged_in = false;
+    if (card_may_hold_pin()) reset_card();
+}
 
 void InsertedCard::change_pin(PinRole role, const SecureBytes& old_pin, const SecureBytes& new_pin,
                               bool allow_final_try) {

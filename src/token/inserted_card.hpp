@@ -17,6 +17,7 @@
 
 #include <atomic>
 #include <array>
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <span>
@@ -42,6 +43,8 @@ public:
     InsertedCard& operator=(const InsertedCard&) = delete;
 
     [[nodiscard]] Lock& io() { return *io_lock_; }
+    // The PC/SC reader the card is in.
+    [[nodiscard]] const std::string& reader() const { return reader_; }
     [[nodiscard]] const card::CardInfo& info() const { return info_; }
     // Asked of the card once, when the signing token is first looked at.
     bool has_sign_certificate();
@@ -49,13 +52,28 @@ public:
     // The token serial (DESIGN.md §3): the authentication certificate's serial number in hex,
     // its last 16 characters; identical for the card's two tokens.
     std::string serial();
-    // The PIN's retry counter: as last seen, or read with the empty VERIFY (no try spent).
-    int tries_left(PinRole role);
+    // The PIN's retry counter: as last seen if that reading is at most `max_age` old, else read
+    // again with the empty VERIFY (2 APDUs, no try spent), so tries another program spent show.
+    // While any PIN of the card is logged in the last reading stands (a logged-in PIN's counter
+    // is full, and reading the other one could need an AP select that drops the login).
+    int tries_left(PinRole role, std::chrono::steady_clock::duration max_age = std::chrono::steady_clock::duration::max());
     [[nodiscard]] bool logged_in(PinRole role) const;
 
     // C_Login's card work: format check (no APDU on a bad PIN), the final-try guard, VERIFY.
+    // Also C_Login(CKU_CONTEXT_SPECIFIC) while logged in: a wrong PIN leaves the login as it was.
     void login(PinRole role, const SecureBytes& pin, bool allow_final_try);
+    // Ends the role's login. The card cannot forget one PIN alone (no JPKI logout command is
+    // known: JPKI-CARD.md "Security state"), so while it may still hold a PIN this module
+    // verified, the card is reset: then both PINs' logins end, here and for every program
+    // sharing the card (issue 7: a logout must not leave the card signing for anyone).
+    // No reset when the role was not logged in and the other one still is.
+    // Transport errors propagate (the software login is ended first in any case).
     void logout(PinRole role);
+    // C_Finalize and process exit: ends every login this module made on the card (a reset when
+    // the card may still hold a verified PIN). Transport errors propagate.
+    void end_all_logins();
+    // Whether a PIN this module verified may still be verified on the card (no reset since).
+    [[nodiscard]] bool card_may_hold_pin() const;
     void change_pin(PinRole role, const SecureBytes& old_pin, const SecureBytes& new_pin, bool allow_final_try);
     // COMPUTE DIGITAL SIGNATURE with the role's key; needs that PIN logged in.
     Bytes sign(PinRole role, std::span<const std::uint8_t> card_input);
@@ -68,8 +86,10 @@ public:
     const Object* find_object(PinRole role, CK_OBJECT_HANDLE handle);
 
 private:
-    InsertedCard(std::unique_ptr<transport::Connection> connection, crypto::Context& crypto,
+    InsertedCard(std::string reader, std::unique_ptr<transport::Connection> connection, crypto::Context& crypto,
                  const LockFactory& locks, HandleCounter& handles, bool always_authenticate_sign);
+    void reset_card();
+    void note_tries(PinRole role, int left);
 
     // How to make one object once its certificate is at hand (objects.hpp makers).
     struct Recipe {
@@ -95,18 +115,23 @@ private:
     decltype(auto) card_call(F&& body, std::optional<PinRole> pin = std::nullopt);
 
     std::unique_ptr<Lock> io_lock_;
+    std::string reader_;
     card::JpkiApplet applet_;
     crypto::Context& crypto_;
     HandleCounter& handles_;
     bool always_authenticate_sign_;
     card::CardInfo info_;
     std::optional<bool> has_sign_certificate_;
+    // A VERIFY of ours succeeded while the applet had seen this many resets (none: no PIN of
+    // ours can be verified on the card).
+    std::optional<std::uint64_t> verified_at_resets_;
 
     struct Certificates {
         std::optional<crypto::Certificate> auth, auth_ca, sign, sign_ca;
     } certificates_;
     struct RoleState {
         std::optional<int> tries_left;
+        std::chrono::steady_clock::time_point tries_read{};  // when tries_left was last learnt
         bool logged_in = false;
         std::uint64_t login_epoch = 0;  // the applet's security_epoch() at the VERIFY
         std::vector<Object> objects;  // objects[i] is made by recipes[i] (none for the profile)

@@ -77,6 +77,12 @@ public:
 
     [[nodiscard]] const Logger& logger() const;
 
+    // Ends every login this module made on every card, on the card too (a reset where a PIN
+    // may still be verified: issue 7 item 3). The destructor (C_Finalize) calls it with
+    // wait_for_calls; the process-exit handler without, taking no lock, because another thread
+    // may be stopped forever inside a call holding one (best effort, at exit only).
+    void end_logins(bool wait_for_calls) noexcept;
+
 private:
     std::unique_ptr<ModuleState> state_;
 };

@@ -20,6 +20,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <deque>
 #include <map>
@@ -62,8 +64,17 @@ struct Reader {
     bool card_present = false;
     Bytes atr{};
     std::uint32_t event_count = 0;
-    std::shared_ptr<InsertedCard> card{};  // null: no card, or not a JPKI card
+    std::shared_ptr<InsertedCard> card{};  // null: no card, not a JPKI card, or not opened yet
+    // A card is there but could not be opened (another program holds it exclusively, it did not
+    // answer, a transmit failed during the probe): probed again at retry_at, with back-off
+    // (issue 7 item 1: a failed first look must not hide the card for the life of the process).
+    bool probe_failed = false;
+    std::chrono::steady_clock::time_point retry_at{};
+    std::chrono::milliseconds backoff{0};
 };
+
+// What the last look at PC/SC found, for the one log line per condition (issue 7 item 7).
+enum class ServiceState { Unknown, Ok, NoService, NoReaders };
 
 class ModuleState {
 public:
@@ -73,7 +84,8 @@ public:
           transport(logger.enabled(LogLevel::Debug) ? logging_transport(std::move(transport_in), logger)
                                                     : std::move(transport_in)),
           locks(locks_in),
-          state_lock(locks.make()) {}
+          state_lock(locks.make()),
+          probe_lock(locks.make()) {}
 
     Config config;
     Logger logger;
@@ -81,8 +93,16 @@ public:
     LockFactory locks;
     crypto::Context crypto;
     std::unique_ptr<Lock> state_lock;
+    // Held by refresh() from reading the readers to the end of probing their cards, so a call
+    // that looks at the readers while another thread probes waits for that probe instead of
+    // seeing a half-known reader as empty (issue 7 item 2). Taken before any card's I/O lock and
+    // before the state lock, never while holding either.
+    std::unique_ptr<Lock> probe_lock;
     HandleCounter object_handles{0};
     std::atomic<bool> waits_cancelled{false};
+    // Wakes the pause C_WaitForSlotEvent takes while pcscd is unreachable (cancel_waits()).
+    std::mutex pause_mutex;
+    std::condition_variable pause_wake;
 
     // Guarded by state_lock.
     std::vector<Reader> readers;
@@ -90,17 +110,31 @@ public:
     CK_SESSION_HANDLE last_session = 0;
     std::deque<CK_SLOT_ID> events;
     bool readers_seen = false;  // the first look at the readers reports no events
+    ServiceState service = ServiceState::Unknown;
 
     void refresh();
+    // True when a failed probe is due for another try (C_WaitForSlotEvent then refreshes even
+    // though PC/SC reports no change); `next` gets the earliest retry time, if any.
+    bool probe_retry_due(std::optional<std::chrono::steady_clock::time_point>& next);
+    // CK_SLOT_INFO.slotDescription of the reader at `index`; state_lock held.
+    [[nodiscard]] std::string slot_description(std::size_t index) const;
     std::shared_ptr<InsertedCard> card_in_slot(CK_SLOT_ID slot, bool refresh_first);
     // The slot's card, looking at the readers once more if none is known (a card inserted since
     // the last look); CKR_TOKEN_NOT_PRESENT when there is none.
     std::shared_ptr<InsertedCard> present_card(CK_SLOT_ID slot);
     void check_slot(CK_SLOT_ID slot);
-    std::shared_ptr<Session> session(CK_SESSION_HANDLE handle);
+    // The session, with its lock held for the rest of the call: one session used by two threads
+    // at once is serialised (PKCS#11 leaves it undefined; issue 7 item 5). Taken before the
+    // card's I/O lock. CKR_SESSION_HANDLE_INVALID for an unknown or closed session.
+    LockedSession session(CK_SESSION_HANDLE handle);
     void card_gone(const std::shared_ptr<InsertedCard>& card);
     void close_sessions_locked(const std::shared_ptr<InsertedCard>& card, std::optional<PinRole> role);
     Bytes finish_sign(const Session& session, SignOperation& operation);
+    // Ends a login on the card (InsertedCard::logout), logging a reset that failed.
+    void logout_card(const std::shared_ptr<InsertedCard>& card, PinRole role);
+    // Whether the reader still holds the card the connection was opened on (after a transport
+    // error: "removed" and "I/O failed" call for different answers).
+    bool card_still_there(const InsertedCard& card);
 
     // Runs body with the card's I/O lock held and turns transport failures into PKCS#11
     // answers: a card that left (or a pcscd that went away) closes its sessions.
@@ -117,7 +151,16 @@ public:
             logger.error(std::string("reader or pcscd gone: ") + error.what());
             card_gone(card);
             throw Error(CKR_DEVICE_REMOVED, "reader or pcscd gone");
+        } catch (const transport::CardBusy& error) {
+            logger.error(std::string("the card is busy in another program; nothing was sent: ") + error.what());
+            throw Error(CKR_FUNCTION_FAILED, error.what());
         } catch (const transport::Error& error) {
+            // A card pulled out mid-command often shows as a plain I/O failure: ask the reader.
+            if (!card_still_there(*card)) {
+                logger.info(std::string("card removed during a command: ") + error.what());
+                card_gone(card);
+                throw Error(CKR_DEVICE_REMOVED, "card removed");
+            }
             logger.error(std::string("card I/O failed: ") + error.what());
             throw Error(CKR_DEVICE_ERROR, error.what());
         }

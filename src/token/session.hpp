@@ -8,7 +8,9 @@
 #include "token/inserted_card.hpp"
 #include "token/mechanisms.hpp"
 
+#include <atomic>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <vector>
 
@@ -27,11 +29,15 @@ struct VerifyOperation {
 };
 
 struct Session {
-    CK_SESSION_HANDLE handle;
-    CK_SLOT_ID slot;
-    PinRole role;  // which of the card's two tokens the slot shows
-    CK_FLAGS flags;
+    CK_SESSION_HANDLE handle = 0;
+    CK_SLOT_ID slot = 0;
+    PinRole role = PinRole::Auth;  // which of the card's two tokens the slot shows
+    CK_FLAGS flags = 0;
     std::shared_ptr<InsertedCard> card;
+    // Serialises calls on this session (see LockedSession); `closed` is set under the module's
+    // state lock when the session leaves the table, so a call that waited on `busy` sees it.
+    std::unique_ptr<Lock> busy;
+    std::atomic<bool> closed{false};
 
     std::optional<std::vector<CK_OBJECT_HANDLE>> found{};  // C_FindObjectsInit .. Final
     std::size_t found_next = 0;
@@ -39,6 +45,20 @@ struct Session {
     std::optional<VerifyOperation> verify{};
 
     [[nodiscard]] bool read_write() const { return (flags & CKF_RW_SESSION) != 0; }
+};
+
+// A session with its lock held: what ModuleState::session() hands a Module method for the
+// length of one call. Behaves like a pointer to the Session.
+class LockedSession {
+public:
+    explicit LockedSession(std::shared_ptr<Session> session)
+        : session_(std::move(session)), guard_(*session_->busy) {}
+    Session* operator->() const { return session_.get(); }
+    Session& operator*() const { return *session_; }
+
+private:
+    std::shared_ptr<Session> session_;
+    std::unique_lock<Lock> guard_;
 };
 
 }  // namespace jpki::token

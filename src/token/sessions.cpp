@@ -4,42 +4,65 @@
 
 namespace jpki::token {
 
-std::shared_ptr<Session> ModuleState::session(CK_SESSION_HANDLE handle) {
-    std::lock_guard lock(*state_lock);
-    const auto it = sessions.find(handle);
-    if (it == sessions.end()) throw Error(CKR_SESSION_HANDLE_INVALID);
-    return it->second;
+LockedSession ModuleState::session(CK_SESSION_HANDLE handle) {
+    std::shared_ptr<Session> found;
+    {
+        std::lock_guard lock(*state_lock);
+        const auto it = sessions.find(handle);
+        if (it == sessions.end()) throw Error(CKR_SESSION_HANDLE_INVALID);
+        found = it->second;
+    }
+    LockedSession locked(std::move(found));
+    // Closed (or its card removed) while this call waited for another thread's call to end.
+    if (locked->closed) throw Error(CKR_SESSION_HANDLE_INVALID);
+    return locked;
 }
 
 void ModuleState::close_sessions_locked(const std::shared_ptr<InsertedCard>& card, std::optional<PinRole> role) {
     std::erase_if(sessions, [&](const auto& entry) {
-        return entry.second->card == card && (!role || entry.second->role == *role);
+        const bool match = entry.second->card == card && (!role || entry.second->role == *role);
+        if (match) entry.second->closed = true;
+        return match;
     });
+}
+
+void ModuleState::logout_card(const std::shared_ptr<InsertedCard>& card, PinRole role) {
+    try {
+        with_card(card, [&](InsertedCard& inserted) { inserted.logout(role); });
+    } catch (const Error& error) {
+        // The login is over in software whatever happened; the card may still hold the PIN.
+        logger.error(std::string("could not reset the card to end the login on it: ") + error.what());
+        throw;
+    }
 }
 
 CK_SESSION_HANDLE Module::open_session(CK_SLOT_ID slot, CK_FLAGS flags) {
     const auto card = state_->present_card(slot);
+    auto session = std::make_shared<Session>();
+    session->slot = slot;
+    session->role = role_of_slot(slot);
+    session->flags = flags;
+    session->card = card;
+    session->busy = state_->locks.make();
     std::lock_guard lock(*state_->state_lock);
-    const CK_SESSION_HANDLE handle = ++state_->last_session;
-    state_->sessions.emplace(handle, std::make_shared<Session>(Session{.handle = handle, .slot = slot, .role = role_of_slot(slot), .flags = flags, .card = card}));
-    return handle;
+    session->handle = ++state_->last_session;
+    state_->sessions.emplace(session->handle, session);
+    return session->handle;
 }
 
 void Module::close_session(CK_SESSION_HANDLE handle) {
-    const auto session = state_->session(handle);
+    const auto session = state_->session(handle);  // waits for a call in flight on it to end
     bool last_of_token = false;
     {
         std::lock_guard lock(*state_->state_lock);
+        session->closed = true;
         state_->sessions.erase(handle);
         last_of_token = std::none_of(state_->sessions.begin(), state_->sessions.end(), [&](const auto& entry) {
             return entry.second->card == session->card && entry.second->role == session->role;
         });
     }
-    // §5.6: closing the application's last session with a token logs it out.
-    if (last_of_token) {
-        std::lock_guard io(session->card->io());
-        session->card->logout(session->role);
-    }
+    // §5.6: closing the application's last session with a token logs it out, on the card too.
+    if (last_of_token) state_->logout_card(session->card, session->role);
 }
 
 void Module::close_all_sessions(CK_SLOT_ID slot) {
@@ -49,8 +72,7 @@ void Module::close_all_sessions(CK_SLOT_ID slot) {
         std::lock_guard lock(*state_->state_lock);
         state_->close_sessions_locked(card, role_of_slot(slot));
     }
-    std::lock_guard io(card->io());
-    card->logout(role_of_slot(slot));
+    state_->logout_card(card, role_of_slot(slot));
 }
 
 CK_SESSION_INFO Module::session_info(CK_SESSION_HANDLE handle) {
@@ -85,8 +107,8 @@ void Module::login(CK_SESSION_HANDLE handle, CK_USER_TYPE user, SecureBytes pin)
                 return;
             case CKU_CONTEXT_SPECIFIC:
                 // Re-authentication for a CKA_ALWAYS_AUTHENTICATE key's pending signature.
+                // A wrong PIN leaves the login as it was (no logout first: that would reset the card).
                 if (!session->sign || !session->sign->always_authenticate) throw Error(CKR_OPERATION_NOT_INITIALIZED);
-                card.logout(role);
                 card.login(role, pin, allow_final_try);
                 session->sign->context_authenticated = true;
                 return;
@@ -100,9 +122,12 @@ void Module::login(CK_SESSION_HANDLE handle, CK_USER_TYPE user, SecureBytes pin)
 
 void Module::logout(CK_SESSION_HANDLE handle) {
     const auto session = state_->session(handle);
-    std::lock_guard io(session->card->io());
-    if (!session->card->logged_in(session->role)) throw Error(CKR_USER_NOT_LOGGED_IN);
-    session->card->logout(session->role);
+    {
+        std::lock_guard io(session->card->io());
+        if (!session->card->logged_in(session->role)) throw Error(CKR_USER_NOT_LOGGED_IN);
+    }
+    // Ends the login on the card as well (a card reset: issue 7 item 3).
+    state_->logout_card(session->card, session->role);
 }
 
 void Module::set_pin(CK_SESSION_HANDLE handle, SecureBytes old_pin, SecureBytes new_pin) {

@@ -4,17 +4,56 @@
 
 namespace jpki::token {
 
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Back-off between probes of a card that could not be opened: 250 ms, doubling, at most 2 s
+// (issue 7 item 1: retried on later calls, not on every one of NSS's once-a-second polls).
+constexpr std::chrono::milliseconds kFirstRetry{250};
+constexpr std::chrono::milliseconds kMaxRetry{2000};
+// How stale the PIN counters in C_GetTokenInfo may get (issue 7 item 6): another program may
+// spend tries; re-reading costs 2 APDUs per PIN (SELECT PIN EF + empty VERIFY, no try spent).
+constexpr auto kTriesMaxAge = std::chrono::seconds(5);
+
+// The one log line per condition when nothing can work (issue 7 item 7): what is missing and
+// what to do. Logged at error level, the default, so "No slots" never comes without a reason.
+void note_service(ModuleState& state, ServiceState now) {
+    if (state.service == now) return;
+    state.service = now;
+    if (now == ServiceState::NoService) {
+        const char* socket = std::getenv("PCSCLITE_CSOCK_NAME");
+        state.logger.error(std::string("cannot reach pcscd, the PC/SC smart card service") +
+                           (socket != nullptr ? std::string(" (PCSCLITE_CSOCK_NAME=") + socket + ")" : "") +
+                           ": install it (apt install pcscd) and start it (sudo systemctl start pcscd.socket; "
+                           "systemctl start pcscd also works); no card can be seen until then");
+    } else if (now == ServiceState::NoReaders) {
+        state.logger.error("pcscd is running but reports no smart card reader: plug in a contact or NFC "
+                           "reader (check with pcsc_scan from pcsc-tools); a reader that needs its own "
+                           "driver (e.g. libacsccid1) shows up once that is installed");
+    }
+}
+
+}  // namespace
+
 void ModuleState::refresh() {
+    std::lock_guard probing(*probe_lock);
     std::vector<transport::ReaderStatus> statuses;
+    ServiceState service_now = ServiceState::Ok;
     try {
         statuses = transport->readers();
+        if (statuses.empty()) service_now = ServiceState::NoReaders;
     } catch (const transport::ServiceUnavailable&) {
         statuses.clear();  // pcscd gone: every known reader reads as empty until it is back
+        service_now = ServiceState::NoService;
     }
-    // Which readers hold a card we have not probed yet? Decide under the lock, probe outside it.
+    // Which readers hold a card we have not probed yet, or whose probe failed and is due again?
+    // Decide under the state lock, probe outside it (the probe lock keeps other lookers waiting).
     std::vector<transport::ReaderStatus> to_probe;
+    const auto now = Clock::now();
     {
         std::lock_guard lock(*state_lock);
+        note_service(*this, service_now);
         // Both slots of the reader changed. Cards present at the first look are no event: the
         // application sees them in its first slot list.
         const auto slots_changed = [&](std::size_t index) {
@@ -28,6 +67,7 @@ void ModuleState::refresh() {
                                                   [&](const auto& s) { return s.name == reader.name; });
             if (!still_listed && reader.card_present) {
                 reader.card_present = false;
+                reader.probe_failed = false;
                 if (reader.card) close_sessions_locked(reader.card, std::nullopt);
                 reader.card.reset();
                 slots_changed(index);
@@ -41,12 +81,17 @@ void ModuleState::refresh() {
             }
             const bool same = it->card_present == status.card_present && it->atr == status.atr &&
                               it->event_count == status.event_count;
-            if (same) continue;
+            if (same) {
+                if (it->probe_failed && now >= it->retry_at) to_probe.push_back(status);
+                continue;
+            }
             if (it->card) close_sessions_locked(it->card, std::nullopt);
             it->card.reset();
             it->card_present = status.card_present;
             it->atr = status.atr;
             it->event_count = status.event_count;
+            it->probe_failed = false;
+            it->backoff = std::chrono::milliseconds{0};
             slots_changed(static_cast<std::size_t>(it - readers.begin()));
             if (status.card_present) to_probe.push_back(status);
         }
@@ -54,17 +99,108 @@ void ModuleState::refresh() {
     }
     for (const auto& status : to_probe) {
         std::shared_ptr<InsertedCard> card;
+        std::optional<std::string> failure;
         try {
             card = InsertedCard::open(*transport, status.name, crypto, locks, object_handles,
                                       config.always_authenticate);
-        } catch (const transport::Error&) {
-            continue;  // gone again, or unusable: the slot shows no token
+        } catch (const transport::Error& error) {
+            failure = error.what();  // held exclusively by another program, mute, gone again...
         }
         std::lock_guard lock(*state_lock);
-        for (Reader& reader : readers)
-            if (reader.name == status.name && reader.event_count == status.event_count && !reader.card)
-                reader.card = card;
+        for (std::size_t index = 0; index < readers.size(); ++index) {
+            Reader& reader = readers[index];
+            if (reader.name != status.name || reader.event_count != status.event_count || reader.card) continue;
+            if (failure) {
+                if (!reader.probe_failed) {
+                    logger.error("the card in reader \"" + reader.name + "\" could not be opened (" + *failure +
+                                 "); another program may hold it exclusively (GnuPG's scdaemon does): "
+                                 "retrying");
+                }
+                reader.probe_failed = true;
+                reader.backoff = std::min(kMaxRetry, reader.backoff.count() == 0 ? kFirstRetry : 2 * reader.backoff);
+                reader.retry_at = Clock::now() + reader.backoff;
+                continue;
+            }
+            if (reader.probe_failed) {
+                // The application saw this reader without a token: tell it the token is there now.
+                logger.info("the card in reader \"" + reader.name + "\" could be opened on a later try");
+                events.push_back(2 * index);
+                events.push_back(2 * index + 1);
+            }
+            reader.probe_failed = false;
+            reader.backoff = std::chrono::milliseconds{0};
+            reader.card = card;  // null: not a JPKI card (final; probed again only on a change)
+        }
     }
+}
+
+namespace {
+
+// The longest prefix of `text` of at most `size` bytes that does not cut a UTF-8 character.
+std::string_view utf8_prefix(std::string_view text, std::size_t size) {
+    if (text.size() <= size) return text;
+    while (size > 0 && (static_cast<unsigned char>(text[size]) & 0xC0) == 0x80) --size;
+    return text.substr(0, size);
+}
+
+// The longest suffix of at most `size` bytes that starts on a character.
+std::string_view utf8_suffix(std::string_view text, std::size_t size) {
+    if (text.size() <= size) return text;
+    std::size_t start = text.size() - size;
+    while (start < text.size() && (static_cast<unsigned char>(text[start]) & 0xC0) == 0x80) ++start;
+    return text.substr(start);
+}
+
+constexpr std::size_t kDescriptionSize = sizeof(CK_SLOT_INFO::slotDescription);
+
+// A reader name that fits CK_SLOT_INFO.slotDescription (64 bytes, UTF-8): cut on a character
+// boundary, keeping the end, where PC/SC puts the reader's index ("... 00 00", "... 01 00"),
+// so that two readers of one long-named model stay apart.
+std::string shortened(std::string_view name) {
+    if (name.size() <= kDescriptionSize) return std::string(name);
+    constexpr std::string_view ellipsis = "...";
+    const std::string_view tail = utf8_suffix(name, 12);
+    return std::string(utf8_prefix(name, kDescriptionSize - ellipsis.size() - tail.size())) + std::string(ellipsis) +
+           std::string(tail);
+}
+
+}  // namespace
+
+std::string ModuleState::slot_description(std::size_t index) const {
+    std::string description = shortened(readers[index].name);
+    const bool clash = std::any_of(readers.begin(), readers.end(), [&](const Reader& other) {
+        return &other != &readers[index] && shortened(other.name) == description;
+    });
+    if (!clash) return description;
+    // Still the same as another reader's: the slot pair's index makes it unique.
+    const std::string mark = " [" + std::to_string(index) + "]";
+    return std::string(utf8_prefix(description, kDescriptionSize - mark.size())) + mark;
+}
+
+bool ModuleState::probe_retry_due(std::optional<Clock::time_point>& next) {
+    std::lock_guard lock(*state_lock);
+    next.reset();
+    for (const Reader& reader : readers) {
+        if (!reader.probe_failed) continue;
+        if (!next || reader.retry_at < *next) next = reader.retry_at;
+    }
+    return next && Clock::now() >= *next;
+}
+
+bool ModuleState::card_still_there(const InsertedCard& card) {
+    try {
+        for (const auto& status : transport->readers()) {
+            if (status.name != card.reader()) continue;
+            std::lock_guard lock(*state_lock);
+            for (const Reader& reader : readers)
+                if (reader.card.get() == &card)
+                    return status.card_present && status.event_count == reader.event_count;
+            return status.card_present;
+        }
+    } catch (const transport::Error&) {
+        // pcscd unreachable: no card can be reached either
+    }
+    return false;
 }
 
 void ModuleState::check_slot(CK_SLOT_ID slot) {
@@ -108,7 +244,32 @@ void ModuleState::card_gone(const std::shared_ptr<InsertedCard>& card) {
 Module::Module(Config config, std::unique_ptr<transport::Transport> transport, LockFactory locks)
     : state_(std::make_unique<ModuleState>(std::move(config), std::move(transport), locks)) {}
 
-Module::~Module() = default;
+Module::~Module() {
+    // C_Finalize: no login of ours may outlive the module on the card (issue 7 item 3).
+    end_logins(true);
+}
+
+void Module::end_logins(bool wait_for_calls) noexcept {
+    std::vector<std::shared_ptr<InsertedCard>> cards;
+    {
+        std::unique_lock lock(*state_->state_lock, std::defer_lock);
+        if (wait_for_calls) lock.lock();
+        for (const Reader& reader : state_->readers)
+            if (reader.card) cards.push_back(reader.card);
+        for (const auto& entry : state_->sessions)
+            if (std::find(cards.begin(), cards.end(), entry.second->card) == cards.end())
+                cards.push_back(entry.second->card);
+    }
+    for (const auto& card : cards) {
+        try {
+            std::unique_lock io(card->io(), std::defer_lock);
+            if (wait_for_calls) io.lock();
+            if (card->card_may_hold_pin()) card->end_all_logins();
+        } catch (const std::exception& error) {
+            state_->logger.error(std::string("could not reset the card to end the login on it: ") + error.what());
+        }
+    }
+}
 
 const Logger& Module::logger() const { return state_->logger; }
 
@@ -132,7 +293,7 @@ CK_SLOT_INFO Module::slot_info(CK_SLOT_ID slot) {
     CK_SLOT_INFO info{};
     {
         std::lock_guard lock(*state_->state_lock);
-        pad_copy(info.slotDescription, state_->readers[slot / 2].name);
+        pad_copy(info.slotDescription, state_->slot_description(slot / 2));
     }
     pad_copy(info.manufacturerID, "jpki-pkcs11");
     info.flags = CKF_REMOVABLE_DEVICE | CKF_HW_SLOT | (card ? CKF_TOKEN_PRESENT : 0);
@@ -168,7 +329,7 @@ CK_TOKEN_INFO Module::token_info(CK_SLOT_ID slot) {
         }
         pad_copy(info.label, role == PinRole::Auth ? kAuthLabel : kSignLabel);
         info.flags |= CKF_LOGIN_REQUIRED | CKF_USER_PIN_INITIALIZED;
-        const int left = inserted.tries_left(role);
+        const int left = inserted.tries_left(role, kTriesMaxAge);
         if (left == 0) {
             info.flags |= CKF_USER_PIN_LOCKED;
         } else if (left < rules.max_tries) {
@@ -207,8 +368,27 @@ std::optional<CK_SLOT_ID> Module::wait_for_slot_event(bool dont_block) {
     if (auto slot = pop_event()) return slot;
     if (dont_block) return std::nullopt;
     while (!state_->waits_cancelled) {
-        // Slices, so a cancel that raced the start of a wait is still seen soon.
-        if (state_->transport->wait_for_change(std::chrono::seconds(1))) {
+        // Slices of at most 1 s, so a cancel that raced the start of a wait is still seen soon,
+        // shorter when a card that could not be opened is due for another probe (item 1).
+        std::optional<Clock::time_point> next_probe;
+        const bool probe_due = state_->probe_retry_due(next_probe);
+        auto slice = std::chrono::milliseconds(1000);
+        if (next_probe && !probe_due)
+            slice = std::clamp(std::chrono::ceil<std::chrono::milliseconds>(*next_probe - Clock::now()),
+                               std::chrono::milliseconds(1), slice);
+        bool changed = probe_due;
+        if (!changed) {
+            try {
+                changed = state_->transport->wait_for_change(slice);
+            } catch (const transport::ServiceUnavailable&) {
+                // pcscd not running (or restarting): keep waiting for it, as the caller asked,
+                // looking again every second; C_Finalize still ends the wait at once.
+                std::unique_lock pause(state_->pause_mutex);
+                state_->pause_wake.wait_for(pause, slice, [&] { return state_->waits_cancelled.load(); });
+                changed = true;
+            }
+        }
+        if (changed && !state_->waits_cancelled) {
             state_->refresh();
             if (auto slot = pop_event()) return slot;
         }
@@ -217,7 +397,11 @@ std::optional<CK_SLOT_ID> Module::wait_for_slot_event(bool dont_block) {
 }
 
 void Module::cancel_waits() noexcept {
-    state_->waits_cancelled = true;
+    {
+        std::lock_guard pause(state_->pause_mutex);
+        state_->waits_cancelled = true;
+    }
+    state_->pause_wake.notify_all();
     state_->transport->cancel_wait();
 }
 

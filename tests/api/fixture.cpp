@@ -144,7 +144,8 @@ Fixture::Fixture(Setup setup) : setup_(std::move(setup)) {
     env_.set("XDG_CONFIG_HOME", dir_.path().string());
     for (const auto& [name, value] : setup_.env) env_.set(name, value);
 
-    for (std::size_t i = 0; i < setup_.readers.size(); ++i) reader_names_.push_back(reader_name(i));
+    for (std::size_t i = 0; i < setup_.readers.size(); ++i)
+        reader_names_.push_back(i < setup_.reader_names.size() ? setup_.reader_names[i] : reader_name(i));
     readers_ = std::make_shared<VirtualReaders>(reader_names_);
     trace_files_.resize(setup_.readers.size());
     for (std::size_t i = 0; i < setup_.readers.size(); ++i)

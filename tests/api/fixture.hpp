@@ -45,6 +45,8 @@ struct Setup {
     // C_Initialize's pReserved string (p11-kit x-init-reserved); empty: C_Initialize(NULL).
     std::string reserved{};
     bool initialize = true;  // false: the test calls C_Initialize itself
+    // The readers' names, one per entry of `readers`; empty: "Virtual PCD 00 00", "... 00 01"...
+    std::vector<std::string> reader_names{};
 };
 
 // A Setup of one reader holding a card with the defaults changed by `change(CardConfig&)`.
