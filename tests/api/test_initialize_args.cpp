@@ -1,0 +1,107 @@
+// C_Initialize's arguments from a hostile or careless host (issue 7 item 4): a pReserved that is
+// not a string must not crash the process.
+#include "fixture.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstring>
+
+using namespace apitest;
+
+namespace {
+
+Setup uninitialised() {
+    Setup setup;
+    setup.initialize = false;
+    return setup;
+}
+
+CK_RV initialize_with_reserved(Fixture& f, void* reserved) {
+    CK_C_INITIALIZE_ARGS args{};
+    args.flags = CKF_OS_LOCKING_OK;
+    args.pReserved = reserved;
+    return f.p11->C_Initialize(&args);
+}
+
+bool initialised(Fixture& f) {
+    CK_INFO info;
+    return f.p11->C_GetInfo(&info) == CKR_OK;
+}
+
+// Two pages: the first readable and writable, the second PROT_NONE, so that reading past the
+// end of the first one would fault.
+class GuardedPage {
+public:
+    GuardedPage() : size_(static_cast<std::size_t>(sysconf(_SC_PAGESIZE))) {
+        memory_ = mmap(nullptr, 2 * size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        REQUIRE(memory_ != MAP_FAILED);
+        REQUIRE(mprotect(static_cast<char*>(memory_) + size_, size_, PROT_NONE) == 0);
+    }
+    ~GuardedPage() { munmap(memory_, 2 * size_); }
+    GuardedPage(const GuardedPage&) = delete;
+    GuardedPage& operator=(const GuardedPage&) = delete;
+    // The last `bytes` bytes before the guard page.
+    char* tail(std::size_t bytes) { return static_cast<char*>(memory_) + size_ - bytes; }
+
+private:
+    std::size_t size_;
+    void* memory_;
+};
+
+}  // namespace
+
+TEST_CASE("C_Initialize: a pReserved that is not a printable string is CKR_ARGUMENTS_BAD, never a crash",
+          "[general][init-reserved]") {
+    Fixture f(uninitialised());
+    const auto page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+
+    SECTION("(void*)1") { CHECK(initialize_with_reserved(f, reinterpret_cast<void*>(1)) == CKR_ARGUMENTS_BAD); }
+    SECTION("(void*)-1") {
+        CHECK(initialize_with_reserved(f, reinterpret_cast<void*>(~std::uintptr_t{0})) == CKR_ARGUMENTS_BAD);
+    }
+    SECTION("a page that was unmapped") {
+        void* gone = mmap(nullptr, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        REQUIRE(gone != MAP_FAILED);
+        std::strcpy(static_cast<char*>(gone), "slots=sign");
+        REQUIRE(munmap(gone, page) == 0);
+        CHECK(initialize_with_reserved(f, gone) == CKR_ARGUMENTS_BAD);
+    }
+    SECTION("text without a NUL before a PROT_NONE page") {
+        GuardedPage memory;
+        std::memcpy(memory.tail(10), "slots=sign", 10);  // no terminator
+        CHECK(initialize_with_reserved(f, memory.tail(10)) == CKR_ARGUMENTS_BAD);
+    }
+    SECTION("binary data") {
+        char garbage[] = {'s', 'l', 'o', 't', 's', '=', '\x01', '\xff', '\x80', '\0'};
+        CHECK(initialize_with_reserved(f, garbage) == CKR_ARGUMENTS_BAD);
+    }
+    SECTION("printable text with no NUL in the first 4096 bytes") {
+        std::string text(4097, ' ');
+        CHECK(initialize_with_reserved(f, text.data()) == CKR_ARGUMENTS_BAD);
+    }
+    CHECK_FALSE(initialised(f));
+}
+
+TEST_CASE("C_Initialize: a pReserved string is still read, up to the last byte of its page",
+          "[general][init-reserved]") {
+    Fixture f(uninitialised());
+    SECTION("ordinary memory") {
+        std::string text = "slots=sign";
+        REQUIRE(initialize_with_reserved(f, text.data()) == CKR_OK);
+    }
+    SECTION("ending right before a PROT_NONE page") {
+        GuardedPage memory;
+        std::memcpy(memory.tail(11), "slots=sign", 11);  // with its NUL as the page's last byte
+        REQUIRE(initialize_with_reserved(f, memory.tail(11)) == CKR_OK);
+    }
+    SECTION("4095 characters and the NUL") {
+        std::string text = "slots=sign" + std::string(4085, ' ');
+        REQUIRE(text.size() == 4095);
+        REQUIRE(initialize_with_reserved(f, text.data()) == CKR_OK);
+    }
+    CHECK(f.slot_list(true) == std::vector<CK_SLOT_ID>{sign_slot});
+}
