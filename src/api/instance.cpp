@@ -1,6 +1,7 @@
 #include "api/instance.hpp"
 
 #include "token/errors.hpp"
+#include "token/log.hpp"
 #include "transport/pcsc.hpp"
 
 #include <sys/uio.h>
@@ -120,7 +121,16 @@ CK_RV Instance::initialize(CK_VOID_PTR init_args) {
                 reserved = std::move(*text);
             }
         }
-        const token::Config config = token::resolve_config(token::system_config_sources(reserved));
+        token::Config config;
+        try {
+            config = token::resolve_config(token::system_config_sources(reserved));
+        } catch (const token::Error& error) {
+            // At the default level: without it the application only says "no slots" (issue 7).
+            token::Logger(token::LogLevel::Error)
+                .error(std::string("C_Initialize fails with ") + token::rv_name(error.rv()) +
+                       " because of the configuration: " + error.what());
+            throw;
+        }
         module_ = std::make_unique<token::Module>(config, transport_factory_(), locks);
         owner_pid_ = getpid();
         return CKR_OK;

@@ -1,14 +1,20 @@
-// C_Initialize's arguments from a hostile or careless host (issue 7 item 4): a pReserved that is
-// not a string must not crash the process.
+// C_Initialize's arguments from a hostile or careless host (issue 7 items 4 and 7): a pReserved
+// that is not a string must not crash the process, and a bad configuration item must be named
+// in one log line at the default level.
 #include "fixture.hpp"
 
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 
 using namespace apitest;
 
@@ -50,6 +56,43 @@ public:
 private:
     std::size_t size_;
     void* memory_;
+};
+
+// What the code under test writes to fd 2, for the life of the object.
+class StderrCapture {
+public:
+    StderrCapture() : path_(dir_.path() / "stderr") {
+        std::fflush(stderr);
+        saved_ = dup(2);
+        const int file = open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        REQUIRE(file >= 0);
+        REQUIRE(dup2(file, 2) == 2);
+        close(file);
+    }
+    ~StderrCapture() { restore(); }
+    StderrCapture(const StderrCapture&) = delete;
+    StderrCapture& operator=(const StderrCapture&) = delete;
+
+    // Stops capturing and returns the lines written.
+    std::vector<std::string> lines() {
+        restore();
+        std::ifstream in(path_);
+        std::vector<std::string> out;
+        for (std::string line; std::getline(in, line);) out.push_back(line);
+        return out;
+    }
+
+private:
+    void restore() {
+        if (saved_ < 0) return;
+        std::fflush(stderr);
+        dup2(saved_, 2);
+        close(saved_);
+        saved_ = -1;
+    }
+    TempDir dir_;
+    std::filesystem::path path_;
+    int saved_ = -1;
 };
 
 }  // namespace
@@ -104,4 +147,62 @@ TEST_CASE("C_Initialize: a pReserved string is still read, up to the last byte o
         REQUIRE(initialize_with_reserved(f, text.data()) == CKR_OK);
     }
     CHECK(f.slot_list(true) == std::vector<CK_SLOT_ID>{sign_slot});
+}
+
+TEST_CASE("a bad configuration item is named in one error line at the default level", "[general][config-log]") {
+    Fixture f(uninitialised());
+    std::string expected_place;
+    std::string expected_item;
+    std::string expected_accepted;
+    CK_RV rv = CKR_OK;
+    std::vector<std::string> lines;
+
+    SECTION("unknown key in the user's file") {
+        const char* home = std::getenv("XDG_CONFIG_HOME");  // the fixture's empty directory
+        REQUIRE(home != nullptr);
+        const std::string path = std::string(home) + "/jpki-pkcs11.conf";
+        std::ofstream(path) << "# mine\nslot = sign\n";
+        StderrCapture capture;
+        rv = f.p11->C_Initialize(nullptr);
+        lines = capture.lines();
+        expected_place = path + " line 2";
+        expected_item = "unknown setting 'slot'";
+        expected_accepted = "slots, allow_final_try, always_auth, pss, log";
+    }
+    SECTION("bad value in the environment") {
+        ScopedEnv env;
+        env.set("JPKI_PKCS11_SLOTS", "neither");
+        StderrCapture capture;
+        rv = f.p11->C_Initialize(nullptr);
+        lines = capture.lines();
+        expected_place = "environment variable JPKI_PKCS11_SLOTS";
+        expected_item = "bad value 'neither' for slots";
+        expected_accepted = "auth, sign, both";
+    }
+    SECTION("unknown key in pReserved") {
+        std::string reserved = "log=error;slot=auth";
+        StderrCapture capture;
+        rv = initialize_with_reserved(f, reserved.data());
+        lines = capture.lines();
+        expected_place = "C_Initialize pReserved";
+        expected_item = "unknown setting 'slot'";
+        expected_accepted = "slots, allow_final_try";
+    }
+    CHECK(rv == CKR_ARGUMENTS_BAD);
+    CHECK_FALSE(initialised(f));
+    REQUIRE(lines.size() == 1);
+    const std::string& line = lines[0];
+    INFO(line);
+    CHECK(line.find(" error: ") != std::string::npos);
+    CHECK(line.find("C_Initialize fails with CKR_ARGUMENTS_BAD") != std::string::npos);
+    CHECK(line.find(expected_place) != std::string::npos);
+    CHECK(line.find(expected_item) != std::string::npos);
+    CHECK(line.find("accepted: " + expected_accepted) != std::string::npos);
+}
+
+TEST_CASE("a good configuration logs nothing at the default level", "[general][config-log]") {
+    Fixture f(uninitialised());
+    StderrCapture capture;
+    REQUIRE(f.p11->C_Initialize(nullptr) == CKR_OK);
+    CHECK(capture.lines().empty());
 }
