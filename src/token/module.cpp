@@ -605,4 +605,6 @@ Bytes Module::generate_random(CK_SESSION_HANDLE handle, std::size_t length) {
     return state_->with_card(session->card, [&](InsertedCard& card) { return card.get_challenge(length); });
 }
 
+void Module::check_session(CK_SESSION_HANDLE handle) { static_cast<void>(state_->session(handle)); }
+
 }  // namespace jpki::token

@@ -77,6 +77,10 @@ public:
 
     [[nodiscard]] const Logger& logger() const;
 
+    // Throws Error(CKR_SESSION_HANDLE_INVALID) unless the handle names an open session (for
+    // calls that need nothing else of the session, e.g. C_SeedRandom).
+    void check_session(CK_SESSION_HANDLE session);
+
 private:
     std::unique_ptr<ModuleState> state_;
 };
