@@ -482,6 +482,19 @@ TEST_CASE("misuse table: every entry point, misused, answers what PKCS#11 2.40 n
                  full_length();
                  return p->C_Sign(ro, b.data, 3, signature.data(), &length);
              }},
+            // §5.11 forbids C_Sign after C_SignUpdate, but names no error for C_SignUpdate after a
+            // C_Sign length query, which leaves the operation active and unused (SoftHSM answers
+            // CKR_OPERATION_ACTIVE here; the spec text gives no ground for it).
+            {"C_SignUpdate after a C_Sign length query", CKR_OK, [&] {
+                 sign_init(&sha256);
+                 length = 0;
+                 REQUIRE(p->C_Sign(ro, b.data, 3, nullptr, &length) == CKR_OK);
+                 return p->C_SignUpdate(ro, b.data, 3);
+             }},
+            {"C_Sign after that C_SignUpdate", CKR_OPERATION_ACTIVE, [&] {
+                 full_length();
+                 return p->C_Sign(ro, b.data, 3, signature.data(), &length);
+             }},
             {"C_FindObjectsInit with a NULL pValue of length 8", CKR_OK, [&] {
                  CK_ATTRIBUTE match{CKA_CLASS, nullptr, sizeof(CK_OBJECT_CLASS)};
                  const CK_RV rv = p->C_FindObjectsInit(ro, &match, 1);

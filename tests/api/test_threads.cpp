@@ -227,6 +227,7 @@ void stress(Fixture& f, const std::string& locking) {
     const std::vector<Token> tokens = tokens_of(f);
     Findings findings;
     std::vector<std::thread> threads;
+    threads.reserve(kThreads);
     for (int i = 0; i < kThreads; ++i) threads.emplace_back(worker, f.p11, std::cref(tokens), i, std::ref(findings));
     for (auto& thread : threads) thread.join();
 
