@@ -38,6 +38,10 @@ SecureBytes secret(CK_UTF8CHAR_PTR pointer, CK_ULONG length) {
     return SecureBytes(bytes(pointer, length));
 }
 
+// No JPKI PIN is longer than 16 characters (JPKI-CARD.md); a length beyond this is out of range
+// without reading that much of the caller's memory.
+constexpr CK_ULONG kLongestPinRead = 64;
+
 void pad_copy(CK_UTF8CHAR* field, std::size_t size, std::string_view text) {
     std::memset(field, ' ', size);
     std::memcpy(field, text.data(), std::min(size, text.size()));
@@ -112,6 +116,10 @@ CK_RV C_SetPIN(CK_SESSION_HANDLE hSession, CK_UTF8CHAR_PTR pOldPin, CK_ULONG ulO
     return guarded([&](Module& module) {
         // No protected authentication path: both PINs come from the caller.
         if (pOldPin == nullptr || pNewPin == nullptr) return CKR_ARGUMENTS_BAD;
+        if (ulOldLen > kLongestPinRead || ulNewLen > kLongestPinRead) {
+            module.check_session(hSession);
+            return CKR_PIN_LEN_RANGE;
+        }
         module.set_pin(hSession, secret(pOldPin, ulOldLen), secret(pNewPin, ulNewLen));
         return CKR_OK;
     });
@@ -157,6 +165,10 @@ CK_RV C_SetOperationState(CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG, CK_OBJECT_HA
 CK_RV C_Login(CK_SESSION_HANDLE hSession, CK_USER_TYPE userType, CK_UTF8CHAR_PTR pPin, CK_ULONG ulPinLen) {
     return guarded([&](Module& module) {
         if (pPin == nullptr) return CKR_ARGUMENTS_BAD;  // no protected authentication path
+        if (ulPinLen > kLongestPinRead) {
+            module.check_session(hSession);
+            return CKR_PIN_LEN_RANGE;
+        }
         module.login(hSession, userType, secret(pPin, ulPinLen));
         return CKR_OK;
     });
@@ -325,9 +337,14 @@ CK_RV C_DeriveKey(CK_SESSION_HANDLE, CK_MECHANISM_PTR, CK_OBJECT_HANDLE, CK_ATTR
     return not_supported();
 }
 
-// §5.15: the card's generator cannot be seeded.
-CK_RV C_SeedRandom(CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG) {
-    return guarded([](Module&) { return CKR_RANDOM_SEED_NOT_SUPPORTED; });
+// §5.15: the card's generator cannot be seeded; the session and the seed are checked first,
+// as for every other call that takes them.
+CK_RV C_SeedRandom(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pSeed, CK_ULONG ulSeedLen) {
+    return guarded([&](Module& module) {
+        if (bad_buffer(pSeed, ulSeedLen)) return CKR_ARGUMENTS_BAD;
+        module.check_session(hSession);
+        return CKR_RANDOM_SEED_NOT_SUPPORTED;
+    });
 }
 
 CK_RV C_GenerateRandom(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pRandomData, CK_ULONG ulRandomLen) {

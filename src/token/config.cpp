@@ -37,20 +37,45 @@ std::string canonical_key(std::string_view key) {
     return name;
 }
 
-using Items = std::map<std::string, std::string>;
+// One setting as written, and where: a bad one is reported with its place (issue 7: "the bad
+// key and its file").
+struct Item {
+    std::string value;
+    std::string where;  // "/etc/jpki-pkcs11.conf line 3", "environment variable JPKI_PKCS11_LOG", ...
+};
+using Items = std::map<std::string, Item>;
 
-// `key = value` per line; `#` starts a comment.
-Items parse_file(std::string_view text, std::string_view origin) {
+// Text from a file or the environment, shown in one log line: control bytes become '?'.
+std::string quoted(std::string_view text) {
+    std::string out = "'";
+    for (const char c : text) out.push_back(static_cast<unsigned char>(c) < 0x20 || c == 0x7F ? '?' : c);
+    return out + "'";
+}
+
+std::string accepted_keys() {
+    std::string list;
+    for (const auto key : kKeys) list.append(list.empty() ? "" : ", ").append(key);
+    return list + " (each also as JPKI_PKCS11_<KEY>)";
+}
+
+[[noreturn]] void bad_setting(const std::string& where, const std::string& what, const std::string& accepted) {
+    throw Error(CKR_ARGUMENTS_BAD, where + ": " + what + "; accepted: " + accepted);
+}
+
+// `key = value` per line; `#` starts a comment. `where` names the source; `numbered` adds
+// " line N" (files only: pReserved's items are not lines to the user).
+Items parse_file(std::string_view text, const std::string& where, bool numbered = true) {
     Items items;
     std::istringstream lines{std::string(text)};
     std::string line;
-    while (std::getline(lines, line)) {
+    for (int number = 1; std::getline(lines, line); ++number) {
         if (const auto hash = line.find('#'); hash != std::string::npos) line.erase(hash);
         if (trim(line).empty()) continue;
+        const std::string place = numbered ? where + " line " + std::to_string(number) : where;
         const auto equals = line.find('=');
         if (equals == std::string::npos)
-            throw Error(CKR_ARGUMENTS_BAD, std::string(origin) + ": not key=value: " + trim(line));
-        items[canonical_key(line.substr(0, equals))] = trim(line.substr(equals + 1));
+            bad_setting(place, quoted(trim(line)) + " is not key = value", "key = value with key one of " + accepted_keys());
+        items[canonical_key(line.substr(0, equals))] = Item{trim(line.substr(equals + 1)), place};
     }
     return items;
 }
@@ -59,23 +84,26 @@ Items parse_file(std::string_view text, std::string_view origin) {
 Items parse_reserved(std::string_view text) {
     std::string lines(text);
     std::replace_if(lines.begin(), lines.end(), [](char c) { return c == ';' || c == ' ' || c == '\t'; }, '\n');
-    return parse_file(lines, "C_Initialize pReserved");
+    return parse_file(lines, "C_Initialize pReserved (p11-kit x-init-reserved)", false);
 }
 
-bool parse_bool(const std::string& key, const std::string& value) {
-    const std::string v = lower(value);
+bool parse_bool(const std::string& key, const Item& item) {
+    const std::string v = lower(item.value);
     if (v == "1" || v == "yes" || v == "true" || v == "on") return true;
     if (v == "0" || v == "no" || v == "false" || v == "off") return false;
-    throw Error(CKR_ARGUMENTS_BAD, key + ": expected 1 or 0, got " + value);
+    bad_setting(item.where, "bad value " + quoted(item.value) + " for " + key, "1, yes, true, on, 0, no, false, off");
 }
 
 template <typename Enum, std::size_t N>
-Enum parse_choice(const std::string& key, const std::string& value,
+Enum parse_choice(const std::string& key, const Item& item,
                   const std::array<std::pair<std::string_view, Enum>, N>& choices) {
-    const std::string v = lower(value);
-    for (const auto& [name, choice] : choices)
+    const std::string v = lower(item.value);
+    std::string names;
+    for (const auto& [name, choice] : choices) {
         if (v == name) return choice;
-    throw Error(CKR_ARGUMENTS_BAD, key + ": unknown value " + value);
+        names.append(names.empty() ? "" : ", ").append(name);
+    }
+    bad_setting(item.where, "bad value " + quoted(item.value) + " for " + key, names);
 }
 
 std::string read_file(const std::string& path) {
@@ -110,10 +138,11 @@ ConfigSources system_config_sources(std::string_view init_reserved) {
             sources.environment[name] = value;
     }
     if (const char* xdg = std::getenv("XDG_CONFIG_HOME"); xdg != nullptr && *xdg != '\0')
-        sources.user_file = read_file(std::string(xdg) + "/jpki-pkcs11.conf");
+        sources.user_file_path = std::string(xdg) + "/jpki-pkcs11.conf";
     else if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0')
-        sources.user_file = read_file(std::string(home) + "/.config/jpki-pkcs11.conf");
-    sources.system_file = read_file("/etc/jpki-pkcs11.conf");
+        sources.user_file_path = std::string(home) + "/.config/jpki-pkcs11.conf";
+    sources.user_file = read_file(sources.user_file_path);
+    sources.system_file = read_file(sources.system_file_path);
     sources.process_name = trim(read_file("/proc/self/comm"));
     return sources;
 }
@@ -121,10 +150,11 @@ ConfigSources system_config_sources(std::string_view init_reserved) {
 Config resolve_config(const ConfigSources& sources) {
     // Lowest precedence first; later layers overwrite.
     std::vector<std::pair<std::string, Items>> layers;
-    layers.emplace_back("/etc/jpki-pkcs11.conf", parse_file(sources.system_file, "/etc/jpki-pkcs11.conf"));
-    layers.emplace_back("~/.config/jpki-pkcs11.conf", parse_file(sources.user_file, "~/.config/jpki-pkcs11.conf"));
+    layers.emplace_back("/etc/jpki-pkcs11.conf", parse_file(sources.system_file, sources.system_file_path));
+    layers.emplace_back("~/.config/jpki-pkcs11.conf", parse_file(sources.user_file, sources.user_file_path));
     Items environment;
-    for (const auto& [name, value] : sources.environment) environment[canonical_key(name)] = value;
+    for (const auto& [name, value] : sources.environment)
+        environment[canonical_key(name)] = Item{value, "environment variable " + name};
     layers.emplace_back("environment", environment);
     layers.emplace_back("C_Initialize pReserved", parse_reserved(sources.init_reserved));
 
@@ -151,7 +181,7 @@ Config resolve_config(const ConfigSources& sources) {
                     {{"error", LogLevel::Error}, {"info", LogLevel::Info}, {"debug", LogLevel::Debug}}};
                 config.log = parse_choice(key, value, kLog);
             } else {
-                throw Error(CKR_ARGUMENTS_BAD, std::string(origin).append(": unknown setting ").append(key));
+                bad_setting(value.where, "unknown setting " + quoted(key), accepted_keys());
             }
         }
     }

@@ -33,13 +33,18 @@ struct ConfigSources {
     std::string user_file;                             // text of ~/.config/jpki-pkcs11.conf
     std::string system_file;                           // text of /etc/jpki-pkcs11.conf
     std::string process_name;                          // e.g. "firefox-esr", "soffice.bin"
+    // Where the two files are, to name them in an error.
+    std::string user_file_path = "~/.config/jpki-pkcs11.conf";
+    std::string system_file_path = "/etc/jpki-pkcs11.conf";
 };
 
 // Reads the process's real sources (environment, the two files, /proc/self/comm).
 ConfigSources system_config_sources(std::string_view init_reserved);
 
-// Throws token::Error(CKR_ARGUMENTS_BAD) naming the offending item on an unknown key or value,
-// so a typo in a config never silently changes which PIN an application is asked for.
+// Throws token::Error(CKR_ARGUMENTS_BAD) on an unknown key or value, so a typo in a config never
+// silently changes which PIN an application is asked for. Its message is one line naming the
+// item, where it was written (file and line, environment variable, or pReserved) and what is
+// accepted there.
 Config resolve_config(const ConfigSources& sources);
 
 // The default slot profile for a process (browsers: auth; LibreOffice: sign; others: both).

@@ -83,6 +83,10 @@ public:
     // may be stopped forever inside a call holding one (best effort, at exit only).
     void end_logins(bool wait_for_calls) noexcept;
 
+    // Throws Error(CKR_SESSION_HANDLE_INVALID) unless the handle names an open session (for
+    // calls that need nothing else of the session, e.g. C_SeedRandom).
+    void check_session(CK_SESSION_HANDLE session);
+
 private:
     std::unique_ptr<ModuleState> state_;
 };

@@ -130,6 +130,8 @@ void Module::logout(CK_SESSION_HANDLE handle) {
     state_->logout_card(session->card, session->role);
 }
 
+void Module::check_session(CK_SESSION_HANDLE handle) { static_cast<void>(state_->session(handle)); }
+
 void Module::set_pin(CK_SESSION_HANDLE handle, SecureBytes old_pin, SecureBytes new_pin) {
     const auto session = state_->session(handle);
     if (!session->read_write()) throw Error(CKR_SESSION_READ_ONLY);  // §5.6 C_SetPIN

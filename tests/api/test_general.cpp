@@ -467,3 +467,14 @@ TEST_CASE("C_SeedRandom answers CKR_RANDOM_SEED_NOT_SUPPORTED", "[general][rando
     CK_BYTE seed[8] = {1, 2, 3, 4, 5, 6, 7, 8};
     CHECK(f.p11->C_SeedRandom(s, seed, sizeof seed) == CKR_RANDOM_SEED_NOT_SUPPORTED);
 }
+
+TEST_CASE("C_SeedRandom checks its session and its seed first", "[general][random]") {
+    Fixture f;
+    const CK_SESSION_HANDLE s = f.open(auth_slot);
+    CK_BYTE seed[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    CHECK(f.p11->C_SeedRandom(s + 100, seed, sizeof seed) == CKR_SESSION_HANDLE_INVALID);
+    CHECK(f.p11->C_SeedRandom(CK_INVALID_HANDLE, seed, sizeof seed) == CKR_SESSION_HANDLE_INVALID);
+    CHECK(f.p11->C_SeedRandom(s, nullptr, sizeof seed) == CKR_ARGUMENTS_BAD);
+    REQUIRE(f.p11->C_CloseSession(s) == CKR_OK);
+    CHECK(f.p11->C_SeedRandom(s, seed, sizeof seed) == CKR_SESSION_HANDLE_INVALID);
+}

@@ -65,3 +65,33 @@ TEST_CASE("config: a typo is an error, never a silent default", "[token][config]
     sources.user_file = "just words\n";
     CHECK(rv_of() == CKR_ARGUMENTS_BAD);
 }
+
+TEST_CASE("config: the error names the item, its place and what is accepted", "[token][config]") {
+    ConfigSources sources;
+    sources.user_file_path = "/home/me/.config/jpki-pkcs11.conf";
+    auto message_of = [&] {
+        try {
+            (void)resolve_config(sources);
+        } catch (const jpki::token::Error& error) {
+            return std::string(error.what());
+        }
+        return std::string("no error");
+    };
+    sources.user_file = "# mine\n\nslot = sign\n";
+    CHECK(message_of() ==
+          "/home/me/.config/jpki-pkcs11.conf line 3: unknown setting 'slot'; accepted: slots, allow_final_try, "
+          "always_auth, pss, log (each also as JPKI_PKCS11_<KEY>)");
+    sources.user_file = "pss = sometimes\n";
+    CHECK(message_of() ==
+          "/home/me/.config/jpki-pkcs11.conf line 1: bad value 'sometimes' for pss; accepted: off, on, auto");
+    sources.user_file.clear();
+    sources.environment["JPKI_PKCS11_ALLOW_FINAL_TRY"] = "maybe\n";
+    CHECK(message_of() ==
+          "environment variable JPKI_PKCS11_ALLOW_FINAL_TRY: bad value 'maybe?' for allow_final_try; accepted: "
+          "1, yes, true, on, 0, no, false, off");
+    sources.environment.clear();
+    sources.init_reserved = "slots=auth just";
+    CHECK(message_of() ==
+          "C_Initialize pReserved (p11-kit x-init-reserved): 'just' is not key = value; accepted: key = value "
+          "with key one of slots, allow_final_try, always_auth, pss, log (each also as JPKI_PKCS11_<KEY>)");
+}
