@@ -151,6 +151,11 @@ void InsertedCard::note_verified(PinRole role) {
     note_tries(role, card::pin_rules(role).max_tries);  // a good VERIFY refills the counter
 }
 
+void InsertedCard::notice_reset() {
+    if (!logged_in(PinRole::Auth) && !logged_in(PinRole::Sign)) return;
+    card_call([&] { applet_.in_transaction([] {}); });  // a reset moves the security epoch
+}
+
 bool InsertedCard::card_may_hold_pin() const {
     return verified_at_resets_ && *verified_at_resets_ == applet_.resets_seen();
 }

@@ -58,6 +58,12 @@ public:
     // is full, and reading the other one could need an AP select that drops the login).
     int tries_left(PinRole role, std::chrono::steady_clock::duration max_age = std::chrono::steady_clock::duration::max());
     [[nodiscard]] bool logged_in(PinRole role) const;
+    // While a PIN is logged in: asks PC/SC (no APDU: an empty card transaction) whether another
+    // program reset the card since our last exchange, and if so drops the logins at once. So
+    // C_GetSessionInfo tells an application to log in again before it tries to sign (NSS asks
+    // for the PIN when the session shows public), the smooth path after another program's
+    // logout-reset (issue 7 item 3).
+    void notice_reset();
 
     // C_Login's card work: format check (no APDU on a bad PIN), the final-try guard, VERIFY.
     // Also C_Login(CKU_CONTEXT_SPECIFIC) while logged in: a wrong PIN leaves the login as it was.

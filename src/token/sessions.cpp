@@ -77,11 +77,10 @@ void Module::close_all_sessions(CK_SLOT_ID slot) {
 
 CK_SESSION_INFO Module::session_info(CK_SESSION_HANDLE handle) {
     const auto session = state_->session(handle);
-    bool logged_in = false;
-    {
-        std::lock_guard io(session->card->io());
-        logged_in = session->card->logged_in(session->role);
-    }
+    const bool logged_in = state_->with_card(session->card, [&](InsertedCard& card) {
+        card.notice_reset();
+        return card.logged_in(session->role);
+    });
     CK_SESSION_INFO info{};
     info.slotID = session->slot;
     info.flags = session->flags;

@@ -339,3 +339,17 @@ TEST_CASE("long reader names are cut on a character boundary and stay distinct",
     }
     CHECK(descriptions.size() == 2);
 }
+
+TEST_CASE("after another program resets the card, C_GetSessionInfo shows the session public at once",
+          "[faults][logout]") {
+    // What an application sharing the card sees when another one logs out (and so resets the
+    // card): NSS checks C_GetSessionInfo before signing and then asks for the PIN again.
+    Fixture f;
+    const CK_SESSION_HANDLE s = f.open(auth_slot);
+    login_and_sign(f, s, auth_slot);
+    const std::size_t apdus_before = f.apdus().size();
+    f.reset_by_other_program(0);
+    CHECK(session_state(f, s) == CKS_RO_PUBLIC_SESSION);
+    CHECK(f.apdus().size() == apdus_before);  // no APDU needed to notice
+    login_and_sign(f, s, auth_slot);
+}
