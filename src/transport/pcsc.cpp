@@ -75,7 +75,7 @@ std::unique_ptr<Connection> PcscTransport::connect(const std::string& reader) {
         const LONG rv = SCardConnect(context.get(), reader.c_str(), SCARD_SHARE_SHARED,
                                      SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1, &handle, &protocol);
         if (rv == SCARD_S_SUCCESS)
-            return std::make_unique<PcscConnection>(std::move(context), ScardHandle(handle), protocol);
+            return std::make_unique<PcscConnection>(std::move(context), ScardHandle(handle), protocol, reader);
         // pcscd restarting under us: one more try with a context on the new daemon.
         if (attempt == 0 && pcsc_service_lost(rv)) continue;
         map_pcsc_error(rv, what);

@@ -5,7 +5,11 @@
 #include <PCSC/pcsclite.h>
 
 #include <array>
+#include <condition_variable>
 #include <limits>
+#include <mutex>
+#include <thread>
+#include <utility>
 
 namespace jpki::transport {
 namespace {
@@ -19,16 +23,143 @@ const SCARD_IO_REQUEST* pci_for(DWORD protocol) noexcept {
     }
 }
 
+// Disconnects a handle (SCARD_LEAVE_CARD) unless disarmed within the bound. pcsc-lite 1.9.9's
+// client looks the handle up again before each 100 ms poll of a call blocked by another
+// program's transaction, so the blocked call then returns SCARD_E_INVALID_HANDLE. pcscd does not
+// wait for the lock on a SCARD_LEAVE_CARD disconnect (winscard.c SCardDisconnect).
+class Watchdog {
+public:
+    Watchdog(SCARDHANDLE handle, std::chrono::milliseconds bound)
+        : handle_(handle), bound_(bound), thread_([this] { watch(); }) {}
+    ~Watchdog() { (void)disarm(); }
+    Watchdog(const Watchdog&) = delete;
+    Watchdog& operator=(const Watchdog&) = delete;
+    Watchdog(Watchdog&&) = delete;
+    Watchdog& operator=(Watchdog&&) = delete;
+
+    // Stops the watch; true when it had already fired (the handle is disconnected then).
+    bool disarm() noexcept {
+        {
+            const std::lock_guard lock(mutex_);
+            disarmed_ = true;
+        }
+        wake_.notify_all();
+        if (thread_.joinable()) thread_.join();
+        return fired_;
+    }
+
+private:
+    void watch() noexcept {
+        std::unique_lock lock(mutex_);
+        if (wake_.wait_for(lock, bound_, [this] { return disarmed_; })) return;
+        // Still under the mutex: disarm() cannot report "not fired" for a handle we disconnect.
+        fired_ = true;
+        (void)SCardDisconnect(handle_, SCARD_LEAVE_CARD);
+    }
+
+    SCARDHANDLE handle_;
+    std::chrono::milliseconds bound_;
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    bool disarmed_ = false;
+    bool fired_ = false;
+    std::thread thread_;  // last: starts once the members it uses exist
+};
+
 }  // namespace
 
-PcscConnection::PcscConnection(ScardContext context, ScardHandle handle, DWORD protocol)
-    : context_(std::move(context)), handle_(std::move(handle)), protocol_(protocol) {
+// SCardConnect on a helper thread (pcscd holds a shared connect while another handle has the
+// card's transaction, winscard.c SCardConnect), so the caller can stop waiting for it.
+class PendingConnect {
+public:
+    explicit PendingConnect(std::string reader)
+        : reader_(std::move(reader)), thread_([this] { run(); }) {}
+    ~PendingConnect() {
+        if (thread_.joinable()) thread_.join();
+    }
+    PendingConnect(const PendingConnect&) = delete;
+    PendingConnect& operator=(const PendingConnect&) = delete;
+    PendingConnect(PendingConnect&&) = delete;
+    PendingConnect& operator=(PendingConnect&&) = delete;
+
+    // True once the connect has returned (result() is then ready).
+    bool wait_for(std::chrono::milliseconds bound) {
+        std::unique_lock lock(mutex_);
+        return done_changed_.wait_for(lock, bound, [this] { return done_; });
+    }
+
+    struct Result {
+        LONG rv = SCARD_E_NO_SERVICE;
+        ScardContext context;
+        ScardHandle handle;
+        DWORD protocol = 0;
+    };
+    // Only after wait_for() returned true.
+    Result take() {
+        if (thread_.joinable()) thread_.join();
+        return std::move(result_);
+    }
+
+private:
+    void run() noexcept {
+        Result result;
+        SCARDCONTEXT context = 0;
+        result.rv = SCardEstablishContext(SCARD_SCOPE_SYSTEM, nullptr, nullptr, &context);
+        if (result.rv == SCARD_S_SUCCESS) {
+            result.context = ScardContext::adopt(context);
+            SCARDHANDLE handle = 0;
+            result.rv = SCardConnect(context, reader_.c_str(), SCARD_SHARE_SHARED,
+                                     SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1, &handle, &result.protocol);
+            if (result.rv == SCARD_S_SUCCESS) result.handle = ScardHandle(handle);
+        }
+        const std::lock_guard lock(mutex_);
+        result_ = std::move(result);
+        done_ = true;
+        done_changed_.notify_all();
+    }
+
+    std::string reader_;
+    std::mutex mutex_;
+    std::condition_variable done_changed_;
+    bool done_ = false;
+    Result result_;
+    std::thread thread_;  // last: starts once the members it uses exist
+};
+
+PcscConnection::PcscConnection(ScardContext context, ScardHandle handle, DWORD protocol, std::string reader,
+                               std::chrono::milliseconds busy_timeout)
+    : context_(std::move(context)), handle_(std::move(handle)), protocol_(protocol),
+      reader_(std::move(reader)), busy_timeout_(busy_timeout) {
+    read_atr();
+}
+
+// Out of line: PendingConnect is complete only here.
+PcscConnection::~PcscConnection() = default;
+
+void PcscConnection::throw_busy(const char* what) {
+    throw CardBusy(std::string(what) + " on reader \"" + reader_ +
+                   "\": the card is busy in another program (its transaction lasted over " +
+                   std::to_string(busy_timeout_.count()) + " ms)");
+}
+
+void PcscConnection::ensure_handle() {
+    if (handle_.valid()) return;
+    if (!pending_) pending_ = std::make_unique<PendingConnect>(reader_);
+    if (!pending_->wait_for(busy_timeout_)) throw_busy("SCardConnect");
+    PendingConnect::Result result = pending_->take();
+    pending_.reset();
+    check_pcsc(result.rv, "connecting again to reader \"" + reader_ + "\"");
+    // Handle before context: the old handle is gone already, the old context goes with it.
+    handle_ = std::move(result.handle);
+    context_ = std::move(result.context);
+    protocol_ = result.protocol;
     read_atr();
 }
 
 Bytes PcscConnection::transmit(std::span<const std::uint8_t> command) {
     if (command.size() > std::numeric_limits<DWORD>::max())
         throw Error("SCardTransmit: command too long");
+    ensure_handle();
     // Short APDUs only (the JPKI applet uses no extended length): at most 256 data bytes plus
     // SW1 SW2; pcsc-lite's MAX_BUFFER_SIZE (264) covers that with room to spare.
     std::array<std::uint8_t, MAX_BUFFER_SIZE> response{};
@@ -43,24 +174,59 @@ Bytes PcscConnection::transmit(std::span<const std::uint8_t> command) {
 }
 
 void PcscConnection::begin_transaction() {
+    ensure_handle();
+    LONG rv = SCARD_S_SUCCESS;
+    bool busy = false;
+    {
+        Watchdog watchdog(handle_.get(), busy_timeout_);
+        rv = SCardBeginTransaction(handle_.get());
+        busy = watchdog.disarm();
+    }
+    if (busy) {
+        // The watchdog disconnected the handle (even if the transaction began just before:
+        // pcscd's disconnect released it); this only marks it gone.
+        handle_.disconnect();
+        throw_busy("SCardBeginTransaction");
+    }
     // SCARD_W_RESET_CARD here means another program reset the card since our last exchange.
-    check_pcsc(SCardBeginTransaction(handle_.get()), "SCardBeginTransaction");
+    check_pcsc(rv, "SCardBeginTransaction");
 }
 
 void PcscConnection::end_transaction() noexcept {
     // Errors are ignored: the card may be gone or reset, and then the transaction is over anyway.
-    (void)SCardEndTransaction(handle_.get(), SCARD_LEAVE_CARD);
+    if (handle_.valid()) (void)SCardEndTransaction(handle_.get(), SCARD_LEAVE_CARD);
 }
 
 void PcscConnection::reconnect() {
+    if (!handle_.valid()) {
+        ensure_handle();  // a fresh handle is as synchronised as a reconnected one
+        return;
+    }
     // SCARD_LEAVE_CARD: only re-synchronise our handle with the card as it is now; resetting
-    // it again would needlessly clear another program's state.
+    // it again would needlessly clear another program's state. SCardReconnect and SCardStatus
+    // also poll for ever while another program holds a transaction: same bound as begin.
     DWORD protocol = 0;
-    check_pcsc(SCardReconnect(handle_.get(), SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1,
-                              SCARD_LEAVE_CARD, &protocol),
-               "SCardReconnect");
-    protocol_ = protocol;
-    read_atr();
+    LONG rv = SCARD_S_SUCCESS;
+    bool busy = false;
+    {
+        Watchdog watchdog(handle_.get(), busy_timeout_);
+        rv = SCardReconnect(handle_.get(), SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1,
+                            SCARD_LEAVE_CARD, &protocol);
+        if (rv == SCARD_S_SUCCESS) {
+            protocol_ = protocol;
+            try {
+                read_atr();
+            } catch (const Error&) {
+                if (!watchdog.disarm()) throw;
+            }
+        }
+        busy = watchdog.disarm();
+    }
+    if (busy) {
+        handle_.disconnect();
+        throw_busy("SCardReconnect");
+    }
+    check_pcsc(rv, "SCardReconnect");
 }
 
 void PcscConnection::read_atr() {
