@@ -21,8 +21,9 @@
 # WITH_VCARD_PCSCD_PID, WITH_VCARD_VCARD_PID (as started: "$WITH_VCARD_CTL status" tells the
 # current ones), and WITH_VCARD_CTL, a control command for fault tests:
 #
-#   "$WITH_VCARD_CTL" remove [1|2]      stop card 1 (default) or 2: vpcd sees the card removed;
-#                                       returns once pcscd shows the reader empty (if it runs)
+#   "$WITH_VCARD_CTL" remove [1|2]      kill card 1 (default) or 2 (SIGKILL: an APDU in progress
+#                                       gets no answer); vpcd sees the card removed; returns once
+#                                       pcscd shows the reader empty (if pcscd runs)
 #   "$WITH_VCARD_CTL" insert [1|2]      start it again, same options and --state file (retry
 #                                       counters persist); returns once pcscd shows the card
 #   "$WITH_VCARD_CTL" stop-pcscd        SIGTERM pcscd and wait for it to end
@@ -215,8 +216,10 @@ ctl_handle() {
         case "$card" in 1) ;; 2) [ "$second_card" = 1 ] || { echo "error: no second card (--second-card)"; return; } ;;
                          *) echo "error: no card $card"; return ;; esac
         if [ "$action" = remove ]; then
-            if [ "$card" = 1 ]; then stop "$vcard_pid" jpki-vcard; vcard_pid=""
-            else stop "$vcard2_pid" "jpki-vcard (card 2)"; vcard2_pid=""; fi
+            # SIGKILL, as a card pulled out: an APDU in progress gets no answer (SIGTERM would let
+            # it finish). Counters are safe: jpki-vcard writes --state on every change.
+            if [ "$card" = 1 ]; then kill -KILL "$vcard_pid" 2>/dev/null; stop "$vcard_pid" jpki-vcard; vcard_pid=""
+            else kill -KILL "$vcard2_pid" 2>/dev/null; stop "$vcard2_pid" "jpki-vcard (card 2)"; vcard2_pid=""; fi
             ctl_wait_reader "$card" absent || return
         else
             if [ "$card" = 1 ]; then [ -z "$vcard_pid" ] && start_vcard "$port"
