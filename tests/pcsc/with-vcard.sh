@@ -11,15 +11,14 @@
 #   namespace too when not root) where /run is a scratch folder, so the system's pcscd, if
 #   any, is never touched.
 # - vpcd listens on a free TCP port pair; the card connects to it on 127.0.0.1.
-#
 # - --second-card puts a second virtual card in vpcd's second reader "Virtual PCD 00 01" (vpcd
 #   listens on PORT and PORT+1); the options after it are that card's (give it another
 #   --pki-dir, e.g. tests/pki/card2, and its own --state/--trace files).
 #
 # COMMAND sees: PCSCLITE_CSOCK_NAME, JPKI_VCARD_READER (the reader holding the card),
 # JPKI_VCARD_READER2 (with --second-card), WITH_VCARD_DIR (scratch folder, removed afterwards),
-# WITH_VCARD_PCSCD_PID, WITH_VCARD_VCARD_PID (as started: "$WITH_VCARD_CTL status" tells the
-# current ones), and WITH_VCARD_CTL, a control command for fault tests:
+# WITH_VCARD_PCSCD_PID, WITH_VCARD_VCARD_PID, WITH_VCARD_VCARD2_PID (as started; "$WITH_VCARD_CTL
+# status" tells the current ones), and WITH_VCARD_CTL, a control command for fault tests:
 #
 #   "$WITH_VCARD_CTL" remove [1|2]      kill card 1 (default) or 2 (SIGKILL: an APDU in progress
 #                                       gets no answer); vpcd sees the card removed; returns once

@@ -407,6 +407,15 @@ def busy_transaction():
             text = f.read()
         check(re.search(r'busy', text, re.IGNORECASE) is not None,
               'a log line says the card is busy in another program: %r' % text[-500:])
+        # A second try while the card is still held is bounded too (and must not sign).
+        start = time.monotonic()
+        rv = rv_of(sign_init, s, key)
+        if rv == CKR_OK:
+            rv, _ = sign_finish(s)
+        waited = time.monotonic() - start
+        check(holder.proc.poll() is None and rv != CKR_OK and waited < 10,
+              'a second C_Sign while still held answers within 5 s plus slack (%s after %.1f s)'
+              % (ckr_name(rv), waited))
         check(holder.release(), 'the other program ended its transaction')
         # Works again; a first CKR_USER_NOT_LOGGED_IN is acceptable (log in again then).
         sign_init(s, key)
