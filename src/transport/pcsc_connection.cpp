@@ -168,9 +168,40 @@ Bytes PcscConnection::transmit(std::span<const std::uint8_t> command) {
     const LONG rv = SCardTransmit(handle_.get(), pci_for(protocol_), command.data(),
                                   static_cast<DWORD>(command.size()), &receive_pci,
                                   response.data(), &length);
-    check_pcsc(rv, "SCardTransmit");
-    if (length < 2) throw Error("SCardTransmit: response shorter than a status word");
+    try {
+        check_pcsc(rv, "SCardTransmit");
+        if (length < 2) throw Error("SCardTransmit: response shorter than a status word");
+    } catch (const CardRemoved&) {
+        throw;
+    } catch (const CardReset&) {
+        throw;
+    } catch (const ServiceUnavailable&) {
+        throw;
+    } catch (const Error& error) {
+        // A card pulled out in the middle of an APDU is not always reported as removed: vpcd,
+        // for one, answers with no bytes at all, and pcscd notices the empty reader only at its
+        // next poll (PCSCLITE_STATUS_POLL_RATE, 400 ms).
+        if (card_left_reader()) throw CardRemoved(std::string(error.what()) + "; the card has left the reader");
+        throw;
+    }
     return Bytes(response.begin(), response.begin() + static_cast<std::ptrdiff_t>(length));
+}
+
+bool PcscConnection::card_left_reader() noexcept {
+    SCARD_READERSTATE state{};
+    state.szReader = reader_.c_str();
+    state.dwCurrentState = SCARD_STATE_UNAWARE;
+    const auto deadline = std::chrono::steady_clock::now() + removal_notice_bound;
+    for (DWORD timeout = 0;;) {
+        const LONG rv = SCardGetStatusChange(context_.get(), timeout, &state, 1);
+        if (rv != SCARD_S_SUCCESS && rv != SCARD_E_TIMEOUT) return false;
+        if ((state.dwEventState & SCARD_STATE_EMPTY) != 0) return true;
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) return false;
+        timeout = static_cast<DWORD>(left.count());
+        state.dwCurrentState = state.dwEventState & ~static_cast<DWORD>(SCARD_STATE_CHANGED);
+    }
 }
 
 void PcscConnection::begin_transaction() {

@@ -41,6 +41,7 @@ public:
     PcscConnection(PcscConnection&&) = delete;
     PcscConnection& operator=(PcscConnection&&) = delete;
 
+    // CardRemoved also when the exchange failed otherwise and the reader shows the card gone.
     Bytes transmit(std::span<const std::uint8_t> command) override;
     void begin_transaction() override;
     void end_transaction() noexcept override;
@@ -49,6 +50,10 @@ public:
 
 private:
     void read_atr();
+    // After an exchange failed in a way PC/SC did not call a removal: true when the reader
+    // shows no card now or within removal_notice_bound (pcscd polls the reader).
+    [[nodiscard]] bool card_left_reader() noexcept;
+    static constexpr std::chrono::milliseconds removal_notice_bound{1500};
     // After a busy timeout the handle is gone: connect to reader_ again, waiting at most
     // busy_timeout_ (CardBusy otherwise; the connect goes on and is picked up by the next call).
     void ensure_handle();

@@ -4,7 +4,8 @@
 //   tests/pcsc/with-vcard.sh -- <build>/tests/unit/unit_tests "[pcscd-removal]"
 //   tests/pcsc/with-vcard.sh -- <build>/tests/unit/unit_tests "[pcscd-stop]"
 //   tests/pcsc/with-vcard.sh -- <build>/tests/unit/unit_tests "[pcscd-busy]"
-// (the last two kill the card or pcscd, so each gets a fixture of its own).
+//   tests/pcsc/with-vcard.sh --sign-latency-ms 3000 -- <build>/tests/unit/unit_tests "[pcscd-removal-mid-apdu]"
+// (all but the first kill the card or pcscd or hold it, so each gets a fixture of its own).
 #include "crypto/certificate.hpp"
 #include "crypto/rsa.hpp"
 #include "jpki/transport.hpp"
@@ -292,4 +293,30 @@ TEST_CASE("pcsc live: a transaction that ends within the bound is waited for", "
     CHECK(released);
     select_jpki(*connection);
     connection->end_transaction();
+}
+
+TEST_CASE("pcsc live: a card pulled out in the middle of an APDU is CardRemoved",
+          "[.][pcscd-removal-mid-apdu]") {
+    // Needs jpki-vcard --sign-latency-ms 3000 (tests/pcsc/CMakeLists.txt): the card is killed
+    // (SIGKILL, as a card pulled out) while it computes the signature. vpcd then answers the
+    // pending SCardTransmit with no bytes; the connection must tell that from a card error.
+    PcscTransport transport;
+    const auto connection = transport.connect(vcard_reader());
+    const Transaction transaction(*connection);
+    select_jpki(*connection);
+    CHECK(status_word(send(*connection, "00A4020C020018")) == "9000");
+    CHECK(status_word(send(*connection, "002000800431323334")) == "9000");
+    CHECK(status_word(send(*connection, "00A4020C020017")) == "9000");
+    const char* vcard_pid = std::getenv("WITH_VCARD_VCARD_PID");
+    REQUIRE(vcard_pid != nullptr);
+    std::thread puller([pid = static_cast<pid_t>(std::atol(vcard_pid))] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        ::kill(pid, SIGKILL);
+    });
+    const Bytes digest_info = from_hex("3031300d060960864801650304020105000420" + std::string(64, 'b'));
+    Bytes apdu{0x80, 0x2A, 0x00, 0x80, static_cast<std::uint8_t>(digest_info.size())};
+    apdu.insert(apdu.end(), digest_info.begin(), digest_info.end());
+    apdu.push_back(0x00);
+    CHECK_THROWS_AS(connection->transmit(apdu), CardRemoved);
+    puller.join();
 }
