@@ -1,6 +1,7 @@
 #include "transport/pcsc_connection.hpp"
 
 #include "transport/pcsc_error.hpp"
+#include "transport/pending_connect.hpp"
 
 #include <PCSC/pcsclite.h>
 
@@ -68,64 +69,6 @@ private:
 
 }  // namespace
 
-// SCardConnect on a helper thread (pcscd holds a shared connect while another handle has the
-// card's transaction, winscard.c SCardConnect), so the caller can stop waiting for it.
-class PendingConnect {
-public:
-    explicit PendingConnect(std::string reader)
-        : reader_(std::move(reader)), thread_([this] { run(); }) {}
-    ~PendingConnect() {
-        if (thread_.joinable()) thread_.join();
-    }
-    PendingConnect(const PendingConnect&) = delete;
-    PendingConnect& operator=(const PendingConnect&) = delete;
-    PendingConnect(PendingConnect&&) = delete;
-    PendingConnect& operator=(PendingConnect&&) = delete;
-
-    // True once the connect has returned (result() is then ready).
-    bool wait_for(std::chrono::milliseconds bound) {
-        std::unique_lock lock(mutex_);
-        return done_changed_.wait_for(lock, bound, [this] { return done_; });
-    }
-
-    struct Result {
-        LONG rv = SCARD_E_NO_SERVICE;
-        ScardContext context;
-        ScardHandle handle;
-        DWORD protocol = 0;
-    };
-    // Only after wait_for() returned true.
-    Result take() {
-        if (thread_.joinable()) thread_.join();
-        return std::move(result_);
-    }
-
-private:
-    void run() noexcept {
-        Result result;
-        SCARDCONTEXT context = 0;
-        result.rv = SCardEstablishContext(SCARD_SCOPE_SYSTEM, nullptr, nullptr, &context);
-        if (result.rv == SCARD_S_SUCCESS) {
-            result.context = ScardContext::adopt(context);
-            SCARDHANDLE handle = 0;
-            result.rv = SCardConnect(context, reader_.c_str(), SCARD_SHARE_SHARED,
-                                     SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1, &handle, &result.protocol);
-            if (result.rv == SCARD_S_SUCCESS) result.handle = ScardHandle(handle);
-        }
-        const std::lock_guard lock(mutex_);
-        result_ = std::move(result);
-        done_ = true;
-        done_changed_.notify_all();
-    }
-
-    std::string reader_;
-    std::mutex mutex_;
-    std::condition_variable done_changed_;
-    bool done_ = false;
-    Result result_;
-    std::thread thread_;  // last: starts once the members it uses exist
-};
-
 PcscConnection::PcscConnection(ScardContext context, ScardHandle handle, DWORD protocol, std::string reader,
                                std::chrono::milliseconds busy_timeout)
     : context_(std::move(context)), handle_(std::move(handle)), protocol_(protocol),
@@ -137,17 +80,22 @@ PcscConnection::PcscConnection(ScardContext context, ScardHandle handle, DWORD p
 PcscConnection::~PcscConnection() = default;
 
 void PcscConnection::throw_busy(const char* what) {
-    throw CardBusy(std::string(what) + " on reader \"" + reader_ +
-                   "\": the card is busy in another program (its transaction lasted over " +
-                   std::to_string(busy_timeout_.count()) + " ms)");
+    throw CardBusy(busy_message(std::string(what) + " on reader \"" + reader_ + "\"", busy_timeout_));
+}
+
+std::string busy_message(const std::string& what, std::chrono::milliseconds waited) {
+    return what + ": the card is busy in another program (its transaction lasted over " +
+           std::to_string(waited.count()) + " ms)";
 }
 
 void PcscConnection::ensure_handle() {
     if (handle_.valid()) return;
     if (!pending_) pending_ = std::make_unique<PendingConnect>(reader_);
     if (!pending_->wait_for(busy_timeout_)) throw_busy("SCardConnect");
-    PendingConnect::Result result = pending_->take();
+    std::optional<PendingConnect::Result> taken = pending_->take();
     pending_.reset();
+    if (!taken) throw Error("connecting again to reader \"" + reader_ + "\": no result");
+    PendingConnect::Result& result = *taken;
     check_pcsc(result.rv, "connecting again to reader \"" + reader_ + "\"");
     // Handle before context: the old handle is gone already, the old context goes with it.
     handle_ = std::move(result.handle);

@@ -12,6 +12,9 @@ namespace jpki::transport {
 
 class PendingConnect;
 
+// The text of a CardBusy: `what` (the call and reader), then why and how long we waited.
+std::string busy_message(const std::string& what, std::chrono::milliseconds waited);
+
 // Owns its own SCARDCONTEXT as well as the SCARDHANDLE: pcsc-lite wants one context per thread,
 // and the card's I/O thread is not the thread that lists readers or waits for events. It also
 // keeps the connection valid when the transport re-establishes its own context after a pcscd

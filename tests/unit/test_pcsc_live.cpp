@@ -320,3 +320,20 @@ TEST_CASE("pcsc live: a card pulled out in the middle of an APDU is CardRemoved"
     CHECK_THROWS_AS(connection->transmit(apdu), CardRemoved);
     puller.join();
 }
+
+TEST_CASE("pcsc live: connecting while another program holds a transaction is CardBusy, then works",
+          "[.][pcscd-busy]") {
+    PcscTransport transport;
+    const std::string reader = vcard_reader();
+    {
+        ForeignTransaction other(reader);
+        // pcscd holds a shared connect until the transaction ends; the second call picks up
+        // the connect the first one left waiting.
+        check_busy_within_bound([&] { (void)transport.connect(reader); });
+        check_busy_within_bound([&] { (void)transport.connect(reader); });
+    }
+    const auto connection = transport.connect(reader);
+    CHECK(to_hex(connection->atr()) == "3be000ff8131fe4514");
+    const Transaction transaction(*connection);
+    select_jpki(*connection);
+}

@@ -430,6 +430,24 @@ def busy_transaction():
     check_no_pin_try_lost()
 
 
+def busy_first_look():
+    """C4 at first look: another program holds a card transaction when the module first looks."""
+    holder = OtherProgram('hold-transaction', reader(), 30)
+    lib = load()
+    with Fault('card in another program\'s transaction at first look'):
+        for what, call in (('C_GetSlotList(TRUE)', lambda: lib.getSlotList(tokenPresent=True)),
+                           ('C_GetTokenInfo', lambda: lib.getTokenInfo(AUTH_SLOT))):
+            start = time.monotonic()
+            rv = rv_of(call)
+            waited = time.monotonic() - start
+            check(holder.proc.poll() is None and waited < 10,
+                  'while held: %s answers within 5 s plus slack (%s after %.1f s)' % (what, ckr_name(rv), waited))
+        check(holder.release(), 'the other program ended its transaction')
+        check(poll(lambda: token_present(lib, AUTH_SLOT)), 'then the token is present')
+        check_fresh_login_signs(lib, AUTH_SLOT, 'after the other program let go')
+    check_no_pin_try_lost()
+
+
 class StderrTo:
     """Sends file descriptor 2 (where the module logs) to a file for a while."""
 
@@ -619,6 +637,7 @@ SCENARIOS = {
     'removed-after-login': (removed_after_login, [], False),
     'reset-after-login': (reset_after_login, [], False),
     'busy-transaction': (busy_transaction, [], False),
+    'busy-first-look': (busy_first_look, [], False),
     'pcscd-restart': (pcscd_restart, [], False),
     'exclusive-first-look': (exclusive_first_look, [], False),
     'second-reader': (second_reader, [], True),
