@@ -39,8 +39,9 @@ class ServiceUnavailable : public Error {
 public:
     using Error::Error;
 };
-// Another program has held the card (a transaction, or an exclusive connection) for longer than
-// we wait; nothing was sent. The caller may retry later.
+// Another program kept the card in a transaction of its own (SCardBeginTransaction) longer than
+// the connection waits (PcscConnection: 5 s). Nothing was sent to the card; the connection is
+// usable again once that program ends its transaction.
 class CardBusy : public Error {
 public:
     using Error::Error;
@@ -67,7 +68,8 @@ public:
     // Throws CardRemoved, CardReset, ServiceUnavailable or Error.
     virtual Bytes transmit(std::span<const std::uint8_t> command) = 0;
     // SCardBeginTransaction / SCardEndTransaction: nothing of another program's can run
-    // between the two. begin throws CardReset when the card was reset since the last exchange.
+    // between the two. begin throws CardReset when the card was reset since the last exchange,
+    // CardBusy when another program's transaction outlasts the connection's bound.
     virtual void begin_transaction() = 0;
     virtual void end_transaction() noexcept = 0;
     // After CardReset: re-establishes the channel (SCardReconnect, leaving the card powered).

@@ -132,9 +132,6 @@ public:
     Bytes finish_sign(const Session& session, SignOperation& operation);
     // Ends a login on the card (InsertedCard::logout), logging a reset that failed.
     void logout_card(const std::shared_ptr<InsertedCard>& card, PinRole role);
-    // Whether the reader still holds the card the connection was opened on (after a transport
-    // error: "removed" and "I/O failed" call for different answers).
-    bool card_still_there(const InsertedCard& card);
 
     // Runs body with the card's I/O lock held and turns transport failures into PKCS#11
     // answers: a card that left (or a pcscd that went away) closes its sessions.
@@ -155,12 +152,7 @@ public:
             logger.error(std::string("the card is busy in another program; nothing was sent: ") + error.what());
             throw Error(CKR_FUNCTION_FAILED, error.what());
         } catch (const transport::Error& error) {
-            // A card pulled out mid-command often shows as a plain I/O failure: ask the reader.
-            if (!card_still_there(*card)) {
-                logger.info(std::string("card removed during a command: ") + error.what());
-                card_gone(card);
-                throw Error(CKR_DEVICE_REMOVED, "card removed");
-            }
+            // (A card pulled out mid-command is CardRemoved: the transport asks the reader.)
             logger.error(std::string("card I/O failed: ") + error.what());
             throw Error(CKR_DEVICE_ERROR, error.what());
         }

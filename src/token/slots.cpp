@@ -2,8 +2,6 @@
 // info and flags, mechanisms, C_WaitForSlotEvent.
 #include "token/module_state.hpp"
 
-#include <thread>
-
 namespace jpki::token {
 
 namespace {
@@ -187,28 +185,6 @@ bool ModuleState::probe_retry_due(std::optional<Clock::time_point>& next) {
         if (!next || reader.retry_at < *next) next = reader.retry_at;
     }
     return next && Clock::now() >= *next;
-}
-
-bool ModuleState::card_still_there(const InsertedCard& card) {
-    // pcscd notices a pulled card by polling the reader (vpcd: every ~400 ms), so the failed
-    // command may come before the reader state changes: look a few times over a second.
-    for (int look = 0; look < 10; ++look) {
-        if (look > 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        std::optional<bool> there;
-        try {
-            for (const auto& status : transport->readers()) {
-                if (status.name != card.reader()) continue;
-                std::lock_guard lock(*state_lock);
-                there = status.card_present;
-                for (const Reader& reader : readers)
-                    if (reader.card.get() == &card) there = status.card_present && status.event_count == reader.event_count;
-            }
-        } catch (const transport::Error&) {
-            return false;  // pcscd unreachable: no card can be reached either
-        }
-        if (!there.value_or(false)) return false;
-    }
-    return true;
 }
 
 void ModuleState::check_slot(CK_SLOT_ID slot) {

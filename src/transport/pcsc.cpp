@@ -4,6 +4,7 @@
 #include "transport/pcsc_connection.hpp"
 #include "transport/pcsc_error.hpp"
 #include "transport/pcsc_readers.hpp"
+#include "transport/pending_connect.hpp"
 
 namespace jpki::transport {
 namespace {
@@ -66,19 +67,43 @@ std::vector<ReaderStatus> PcscTransport::readers() {
     return result;
 }
 
+PcscTransport::PcscTransport() = default;
+PcscTransport::~PcscTransport() = default;  // out of line: PendingConnect is complete here
+
 std::unique_ptr<Connection> PcscTransport::connect(const std::string& reader) {
     const std::string what = "connecting to reader \"" + reader + "\"";
     for (int attempt = 0;; ++attempt) {
-        ScardContext context = ScardContext::establish();  // throws ServiceUnavailable
-        SCARDHANDLE handle = 0;
-        DWORD protocol = 0;
-        const LONG rv = SCardConnect(context.get(), reader.c_str(), SCARD_SHARE_SHARED,
-                                     SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1, &handle, &protocol);
-        if (rv == SCARD_S_SUCCESS)
-            return std::make_unique<PcscConnection>(std::move(context), ScardHandle(handle), protocol);
+        std::shared_ptr<PendingConnect> pending;
+        bool started_here = false;
+        {
+            const std::lock_guard lock(pending_mutex_);
+            std::shared_ptr<PendingConnect>& slot = pending_[reader];
+            if (!slot) {
+                slot = std::make_shared<PendingConnect>(reader);
+                started_here = true;
+            }
+            pending = slot;
+        }
+        if (!pending->wait_for(PcscConnection::default_busy_timeout))
+            throw CardBusy(busy_message(what, PcscConnection::default_busy_timeout));
+        {
+            const std::lock_guard lock(pending_mutex_);
+            const auto it = pending_.find(reader);
+            if (it != pending_.end() && it->second == pending) pending_.erase(it);
+        }
+        std::optional<PendingConnect::Result> result = pending->take();
+        if (!result) {  // another thread took this connect's result: make one of our own
+            if (attempt < 2) continue;
+            throw Error(what + ": connect raced with other threads");
+        }
+        if (result->rv == SCARD_S_SUCCESS)
+            return std::make_unique<PcscConnection>(std::move(result->context), std::move(result->handle),
+                                                    result->protocol, reader);
+        // An earlier call's connect that failed may be stale (the card was reinserted since).
+        if (!started_here && attempt < 2) continue;
         // pcscd restarting under us: one more try with a context on the new daemon.
-        if (attempt == 0 && pcsc_service_lost(rv)) continue;
-        map_pcsc_error(rv, what);
+        if (attempt == 0 && pcsc_service_lost(result->rv)) continue;
+        map_pcsc_error(result->rv, what);
     }
 }
 

@@ -24,16 +24,21 @@ namespace jpki::transport {
 // pcscd may be absent or restart at any time: nothing is established at construction, and a
 // context found dead (SCARD_E_NO_SERVICE and friends) is released and established again on the
 // next call ("pcscd restarted -> the next call re-establishes the context", DESIGN.md §3).
+class PendingConnect;
+
 class PcscTransport final : public Transport {
 public:
-    PcscTransport() = default;
-    ~PcscTransport() override = default;
+    PcscTransport();
+    // Joins the connects still waiting for another program's transaction (see connect()).
+    ~PcscTransport() override;
 
     // Every reader with its card state. No readers -> empty. pcscd unreachable even after
     // establishing a fresh context -> ServiceUnavailable.
     std::vector<ReaderStatus> readers() override;
     // SCARD_SHARE_SHARED, T=0 or T=1. CardRemoved when the reader holds no card,
-    // ServiceUnavailable when the reader or pcscd is gone.
+    // ServiceUnavailable when the reader or pcscd is gone. CardBusy after 5 s while another
+    // program holds the card's transaction (pcscd holds a connect until it ends): that connect
+    // goes on in a helper thread, and the next connect() to the reader takes it over.
     std::unique_ptr<Connection> connect(const std::string& reader) override;
     // True when, since the caller last looked (the last readers() or wait_for_change()), a
     // reader appeared or went, or a card was inserted, removed or went mute. Changes that only
@@ -70,6 +75,9 @@ private:
     bool cancel_requested_ = false;
     bool wait_context_published_ = false;
     SCARDCONTEXT published_wait_context_ = 0;
+
+    std::mutex pending_mutex_;  // guards pending_
+    std::map<std::string, std::shared_ptr<PendingConnect>> pending_;
 
     std::mutex seen_mutex_;  // guards seen_ and seen_known_
     StateMap seen_;

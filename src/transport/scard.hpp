@@ -15,6 +15,8 @@ public:
     // SCardEstablishContext(SCARD_SCOPE_SYSTEM); throws via map_pcsc_error (ServiceUnavailable
     // when pcscd is not running).
     [[nodiscard]] static ScardContext establish();
+    // Takes ownership of a context established elsewhere.
+    [[nodiscard]] static ScardContext adopt(SCARDCONTEXT handle) noexcept { return ScardContext(handle); }
 
     ~ScardContext() { release(); }
     ScardContext(ScardContext&& other) noexcept

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Tests of with-vcard.sh itself: the card is reachable through pcscd, COMMAND's exit status
 # comes back, and nothing it started is left running afterwards — after a normal end, after
-# SIGTERM to the script, and for a user other than root. The system's pcscd files stay untouched.
+# SIGTERM to the script, for a user other than root, and after the control command removed and
+# inserted cards and restarted pcscd. The system's pcscd files stay untouched.
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -64,6 +65,37 @@ if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1 && command -v runuser >/dev/n
         echo "SKIP: the checkout is not readable by nobody; user test not run"
     fi
 fi
+
+# 5. The control command: remove/insert a card, a second card, pcscd restarted (also with no
+# reader): each step seen through pcscd, and nothing left running afterwards, whichever
+# processes were current at the end or started on the way.
+"$with_vcard" --second-card --pki-dir "$here/../pki/card2" -- bash -c '
+    set -u
+    record=$0 ctl=$WITH_VCARD_CTL
+    note() { "$ctl" status | tr = " " | awk "{print \$3, \$5, \$7}" >>"$record"; }
+    card() { opensc-tool --list-readers | grep -F "$1" | grep -q "${2:-Yes}"; }
+    note
+    card "Virtual PCD 00 01" || exit 80
+    "$ctl" remove >/dev/null && card "Virtual PCD 00 00" No || exit 81
+    "$ctl" insert >/dev/null && card "Virtual PCD 00 00" || exit 82
+    "$ctl" remove 2 >/dev/null && card "Virtual PCD 00 01" No || exit 83
+    "$ctl" insert 2 >/dev/null && note
+    "$ctl" restart-pcscd >/dev/null && card "Virtual PCD 00 00" && card "Virtual PCD 00 01" || exit 84
+    note
+    "$ctl" restart-pcscd --no-reader >/dev/null && ! opensc-tool --list-readers | grep -q Virtual || exit 85
+    "$ctl" stop-pcscd >/dev/null && ! "$ctl" insert 3 2>/dev/null || exit 86
+    "$ctl" start-pcscd >/dev/null && card "Virtual PCD 00 00" || exit 87
+    note
+    echo "$WITH_VCARD_DIR" >"$record.dir"
+    exit 0' "$work/run5"
+status=$?
+[ "$status" = 0 ] || fail "control command: status $status (80-87: the step that failed)"
+while read -r pcscd card1 card2; do
+    for pid in "$pcscd" "$card1" "$card2"; do
+        [ "$pid" != 0 ] && kill -0 "$pid" 2>/dev/null && fail "control command: process $pid still running"
+    done
+done <"$work/run5"
+[ -e "$(cat "$work/run5.dir")" ] && fail "control command: scratch folder left behind"
 
 system_pid_after=$(stat -c '%Y %s' /run/pcscd/pcscd.pid 2>/dev/null || echo absent)
 [ "$system_pid_before" = "$system_pid_after" ] || fail "the system's /run/pcscd/pcscd.pid changed"

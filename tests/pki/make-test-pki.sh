@@ -4,8 +4,15 @@
 # change the test PKI. Every key here is a test-only key: nothing real trusts these CAs.
 #
 #   tests/pki/make-test-pki.sh [OUTDIR]     (default: the folder holding this script)
+#   tests/pki/make-test-pki.sh --card2 [OUTDIR]
+#
+# OUTDIR/card2/ holds a second card's set (the second-reader fault test, jpki-vcard --pki-dir):
+# its own auth/sign keys and certificates, issued by the same two CAs (copied in, without their
+# keys). The full run writes both; --card2 writes only card2/ from the CAs already in OUTDIR.
 set -euo pipefail
 
+card2_only=0
+if [ "${1:-}" = --card2 ]; then card2_only=1; shift; fi
 out=${1:-$(cd "$(dirname "$0")" && pwd)}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -76,27 +83,41 @@ rsa_key() {  # RSA-2048, e=65537, PKCS#8 PEM
     chmod 644 "$1"   # test-only keys: any user running the tests reads them
 }
 
-# issue NAME KEY SUBJECT SIGNER_NAME EXTENSIONS START END  (SIGNER_NAME = NAME: self-signed)
+# issue NAME KEY SUBJECT SIGNER_NAME EXTENSIONS START END [DIR]  (SIGNER_NAME = NAME: self-signed;
+# KEY and the output are in DIR, default OUTDIR; the signer is always in OUTDIR)
 issue() {
-    local name=$1 key=$2 subject=$3 signer=$4 ext=$5 start=$6 end=$7
+    local name=$1 key=$2 subject=$3 signer=$4 ext=$5 start=$6 end=$7 dir=${8:-$out}
     : >"$work/index.txt"
     openssl rand -hex 8 >"$work/serial"
-    openssl req -new -config "$work/ca.cnf" -key "$out/$key" -subj "$subject" \
+    openssl req -new -config "$work/ca.cnf" -key "$dir/$key" -subj "$subject" \
         -utf8 -out "$work/$name.csr"
     local signer_args=(-cert "$out/$signer.pem" -keyfile "$out/$signer-key.pem")
-    [ "$signer" = "$name" ] && signer_args=(-selfsign -keyfile "$out/$key")
+    [ "$signer" = "$name" ] && signer_args=(-selfsign -keyfile "$dir/$key")
     openssl ca -batch -config "$work/ca.cnf" -notext "${signer_args[@]}" -extensions "$ext" \
-        -startdate "$start" -enddate "$end" -in "$work/$name.csr" -out "$out/$name.pem" 2>/dev/null
-    openssl x509 -in "$out/$name.pem" -outform DER -out "$out/$name.der"
+        -startdate "$start" -enddate "$end" -in "$work/$name.csr" -out "$dir/$name.pem" 2>/dev/null
+    openssl x509 -in "$dir/$name.pem" -outform DER -out "$dir/$name.der"
 }
 
 ou_jlis='/OU=Japan Agency for Local Authority Information Systems'
-for role in auth sign; do rsa_key "$out/$role-ca-key.pem"; rsa_key "$out/$role-key.pem"; done
-issue auth-ca auth-ca-key.pem "/C=JP/O=JPKI-TEST/OU=JPKI for user authentication$ou_jlis" auth-ca v3_ca \
-    20230101000000Z 20430101000000Z
-issue sign-ca sign-ca-key.pem "/C=JP/O=JPKI-TEST/OU=JPKI for digital signature$ou_jlis" sign-ca v3_ca \
-    20230101000000Z 20430101000000Z
-issue auth-cert auth-key.pem "/C=JP/CN=20250301AUTH0JPKITEST0000001A" auth-ca v3_auth "$issued" "$expires"
-issue sign-cert sign-key.pem "/C=JP/L=Tokyo-to/L=Kakuu-ku/CN=20250301SIGN0JPKITEST0000001S" sign-ca v3_sign \
-    "$issued" "$expires"
+if [ "$card2_only" = 0 ]; then
+    for role in auth sign; do rsa_key "$out/$role-ca-key.pem"; rsa_key "$out/$role-key.pem"; done
+    issue auth-ca auth-ca-key.pem "/C=JP/O=JPKI-TEST/OU=JPKI for user authentication$ou_jlis" auth-ca v3_ca \
+        20230101000000Z 20430101000000Z
+    issue sign-ca sign-ca-key.pem "/C=JP/O=JPKI-TEST/OU=JPKI for digital signature$ou_jlis" sign-ca v3_ca \
+        20230101000000Z 20430101000000Z
+    issue auth-cert auth-key.pem "/C=JP/CN=20250301AUTH0JPKITEST0000001A" auth-ca v3_auth "$issued" "$expires"
+    issue sign-cert sign-key.pem "/C=JP/L=Tokyo-to/L=Kakuu-ku/CN=20250301SIGN0JPKITEST0000001S" sign-ca v3_sign \
+        "$issued" "$expires"
+fi
+
+# The second card: same CAs, keys and certificates of its own.
+card2="$out/card2"
+mkdir -p "$card2"
+for role in auth sign; do
+    rsa_key "$card2/$role-key.pem"
+    cp "$out/$role-ca.der" "$out/$role-ca.pem" "$card2/"
+done
+issue auth-cert auth-key.pem "/C=JP/CN=20250301AUTH0JPKITEST0000002A" auth-ca v3_auth "$issued" "$expires" "$card2"
+issue sign-cert sign-key.pem "/C=JP/L=Tokyo-to/L=Kakuu-ku/CN=20250301SIGN0JPKITEST0000002S" sign-ca v3_sign \
+    "$issued" "$expires" "$card2"
 echo "test PKI written to $out"

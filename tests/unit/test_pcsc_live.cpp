@@ -3,7 +3,9 @@
 //   tests/pcsc/with-vcard.sh -- <build>/tests/unit/unit_tests "[pcscd]"
 //   tests/pcsc/with-vcard.sh -- <build>/tests/unit/unit_tests "[pcscd-removal]"
 //   tests/pcsc/with-vcard.sh -- <build>/tests/unit/unit_tests "[pcscd-stop]"
-// (the last two kill the card or pcscd, so each gets a fixture of its own).
+//   tests/pcsc/with-vcard.sh -- <build>/tests/unit/unit_tests "[pcscd-busy]"
+//   tests/pcsc/with-vcard.sh --sign-latency-ms 3000 -- <build>/tests/unit/unit_tests "[pcscd-removal-mid-apdu]"
+// (all but the first kill the card or pcscd or hold it, so each gets a fixture of its own).
 #include "crypto/certificate.hpp"
 #include "crypto/rsa.hpp"
 #include "jpki/transport.hpp"
@@ -14,7 +16,9 @@
 
 #include <PCSC/winscard.h>
 
+#include <atomic>
 #include <chrono>
+#include <memory>
 #include <csignal>
 #include <cstdlib>
 #include <string>
@@ -199,4 +203,137 @@ TEST_CASE("pcsc live: pcscd going away is ServiceUnavailable, never a crash", "[
     for (int call = 0; call < 2; ++call) CHECK_THROWS_AS(transport.readers(), ServiceUnavailable);
     CHECK_THROWS_AS(transport.connect(vcard_reader()), ServiceUnavailable);
     CHECK_THROWS_AS(transport.wait_for_change(std::chrono::milliseconds(100)), ServiceUnavailable);
+}
+
+namespace {
+
+// Another program's connection holding the card's transaction (SCardBeginTransaction) until
+// it is destroyed.
+class ForeignTransaction {
+public:
+    explicit ForeignTransaction(const std::string& reader) {
+        REQUIRE(SCardEstablishContext(SCARD_SCOPE_SYSTEM, nullptr, nullptr, &context_) == SCARD_S_SUCCESS);
+        DWORD protocol = 0;
+        REQUIRE(SCardConnect(context_, reader.c_str(), SCARD_SHARE_SHARED,
+                             SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1, &handle_, &protocol) == SCARD_S_SUCCESS);
+        REQUIRE(SCardBeginTransaction(handle_) == SCARD_S_SUCCESS);
+    }
+    ~ForeignTransaction() { release(); }
+    ForeignTransaction(const ForeignTransaction&) = delete;
+    ForeignTransaction& operator=(const ForeignTransaction&) = delete;
+    void release() {
+        if (context_ == 0) return;
+        (void)SCardEndTransaction(handle_, SCARD_LEAVE_CARD);
+        (void)SCardDisconnect(handle_, SCARD_LEAVE_CARD);
+        (void)SCardReleaseContext(context_);
+        context_ = 0;
+    }
+
+private:
+    SCARDCONTEXT context_ = 0;
+    SCARDHANDLE handle_ = 0;
+};
+
+// Runs `call`, which must throw CardBusy, and checks it returned within a bound far above the
+// connection's 5 s (without the bound pcsc-lite polls for ever and this never returns).
+template <class F>
+void check_busy_within_bound(F&& call) {
+    const auto start = std::chrono::steady_clock::now();
+    CHECK_THROWS_AS(call(), CardBusy);
+    CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(15));
+}
+
+}  // namespace
+
+TEST_CASE("pcsc live: another program's long transaction is CardBusy, then the connection works",
+          "[.][pcscd-busy]") {
+    PcscTransport transport;
+    const std::string reader = vcard_reader();
+    const auto connection = transport.connect(reader);
+    {
+        const Transaction transaction(*connection);
+        select_jpki(*connection);
+        CHECK(status_word(send(*connection, "00A4020C020018")) == "9000");
+        CHECK(status_word(send(*connection, "002000800431323334")) == "9000");  // PIN 1234
+    }
+
+    ForeignTransaction other(reader);
+    check_busy_within_bound([&] { connection->begin_transaction(); });
+    // Still held: the connect that replaces the dropped handle waits, and is bounded too.
+    check_busy_within_bound([&] { connection->begin_transaction(); });
+    check_busy_within_bound([&] { connection->reconnect(); });
+    other.release();
+
+    // Usable again; the handle was dropped with SCARD_LEAVE_CARD, so the card kept its state:
+    // the PIN verified before still authorises a signature.
+    const Transaction transaction(*connection);
+    CHECK(to_hex(connection->atr()) == "3be000ff8131fe4514");
+    CHECK(status_word(send(*connection, "00A4020C020017")) == "9000");
+    const Bytes digest_info =
+        from_hex("3031300d060960864801650304020105000420" + std::string(64, 'a'));
+    Bytes apdu{0x80, 0x2A, 0x00, 0x80, static_cast<std::uint8_t>(digest_info.size())};
+    apdu.insert(apdu.end(), digest_info.begin(), digest_info.end());
+    apdu.push_back(0x00);
+    CHECK(status_word(connection->transmit(apdu)) == "9000");
+}
+
+TEST_CASE("pcsc live: a transaction that ends within the bound is waited for", "[.][pcscd-busy]") {
+    PcscTransport transport;
+    const std::string reader = vcard_reader();
+    const auto connection = transport.connect(reader);
+    auto other = std::make_unique<ForeignTransaction>(reader);
+    std::atomic<bool> released{false};
+    std::thread releaser([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+        released = true;  // before the release: begin cannot succeed earlier than this
+        other->release();
+    });
+    CHECK_NOTHROW(connection->begin_transaction());
+    releaser.join();
+    CHECK(released);
+    select_jpki(*connection);
+    connection->end_transaction();
+}
+
+TEST_CASE("pcsc live: a card pulled out in the middle of an APDU is CardRemoved",
+          "[.][pcscd-removal-mid-apdu]") {
+    // Needs jpki-vcard --sign-latency-ms 3000 (tests/pcsc/CMakeLists.txt): the card is killed
+    // (SIGKILL, as a card pulled out) while it computes the signature. vpcd then answers the
+    // pending SCardTransmit with no bytes; the connection must tell that from a card error.
+    PcscTransport transport;
+    const auto connection = transport.connect(vcard_reader());
+    const Transaction transaction(*connection);
+    select_jpki(*connection);
+    CHECK(status_word(send(*connection, "00A4020C020018")) == "9000");
+    CHECK(status_word(send(*connection, "002000800431323334")) == "9000");
+    CHECK(status_word(send(*connection, "00A4020C020017")) == "9000");
+    const char* vcard_pid = std::getenv("WITH_VCARD_VCARD_PID");
+    REQUIRE(vcard_pid != nullptr);
+    std::thread puller([pid = static_cast<pid_t>(std::atol(vcard_pid))] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        ::kill(pid, SIGKILL);
+    });
+    const Bytes digest_info = from_hex("3031300d060960864801650304020105000420" + std::string(64, 'b'));
+    Bytes apdu{0x80, 0x2A, 0x00, 0x80, static_cast<std::uint8_t>(digest_info.size())};
+    apdu.insert(apdu.end(), digest_info.begin(), digest_info.end());
+    apdu.push_back(0x00);
+    CHECK_THROWS_AS(connection->transmit(apdu), CardRemoved);
+    puller.join();
+}
+
+TEST_CASE("pcsc live: connecting while another program holds a transaction is CardBusy, then works",
+          "[.][pcscd-busy]") {
+    PcscTransport transport;
+    const std::string reader = vcard_reader();
+    {
+        ForeignTransaction other(reader);
+        // pcscd holds a shared connect until the transaction ends; the second call picks up
+        // the connect the first one left waiting.
+        check_busy_within_bound([&] { (void)transport.connect(reader); });
+        check_busy_within_bound([&] { (void)transport.connect(reader); });
+    }
+    const auto connection = transport.connect(reader);
+    CHECK(to_hex(connection->atr()) == "3be000ff8131fe4514");
+    const Transaction transaction(*connection);
+    select_jpki(*connection);
 }
