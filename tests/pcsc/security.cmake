@@ -14,3 +14,6 @@ add_test(NAME pcsc.threads.pkcs11-tool-slow-card
 list(APPEND security_tests pcsc.threads.pkcs11-tool-slow-card)
 set_tests_properties(${security_tests} PROPERTIES ENVIRONMENT "${JPKI_PCSC_TEST_ENV}" TIMEOUT 300
                      LABELS pcsc)
+add_test(NAME pcsc.threads.stress COMMAND ${JPKI_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/threads.py run stress)
+set_tests_properties(pcsc.threads.stress PROPERTIES ENVIRONMENT "${JPKI_PCSC_TEST_ENV}" TIMEOUT 300
+                     LABELS pcsc)
