@@ -14,7 +14,7 @@ output is read: every thread must end with rv = 0 and show its token, and the ma
 show both tokens.
 
 pkcs11-tool 0.23 sleeps 30 s when its main listing ends before its threads do, so the runs go
-in 4 lanes at once, each lane with a card and pcscd of its own (with-vcard.sh) and 5 runs one
+in 5 lanes at once, each lane with a card and pcscd of its own (with-vcard.sh) and 4 runs one
 after the other: the runs of one card never overlap, as in a user's single run.
 
 stress: one process; THREADS threads call C_GetSlotList(TRUE) at once while the fresh module
@@ -39,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BUILD = os.environ.get("JPKI_BUILD_DIR", os.path.join(HERE, "..", "..", "build"))
@@ -48,7 +49,7 @@ PYTHON = "/usr/bin/python3"
 AUTH_LABEL = "token label        : JPKI (User Authentication PIN)"
 SIGN_LABEL = "token label        : JPKI (Digital Signature PIN)"
 THREAD_OPTIONS = ["IL:GI:SL:T0", "IN:SL:T0", "IL:SL:T1"]
-LANES, RUNS_PER_LANE = 4, 5
+LANES, RUNS_PER_LANE = 5, 4
 RUN_TIMEOUT_S = 150   # pkcs11-tool may sleep 30 s up to 4 times waiting for a stuck thread
 
 
@@ -87,6 +88,7 @@ def run_problems(returncode, out, err):
 def cmd_lane(runs, out_dir):
     """Inside with-vcard.sh: `runs` pkcs11-tool runs, one after the other, on this card."""
     for run in range(runs):
+        started = time.monotonic()
         try:
             result = subprocess.run(pkcs11_tool_command(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                     text=True, timeout=RUN_TIMEOUT_S)
@@ -96,7 +98,9 @@ def cmd_lane(runs, out_dir):
         with open(os.path.join(out_dir, "run%d.txt" % run), "w") as f:
             f.write(out + "\n---- stderr ----\n" + err)
         problems = run_problems(returncode, out, err)
-        log("run %s/%d: %s" % (os.path.basename(out_dir), run, "ok" if not problems else "FAIL: " + "; ".join(problems)))
+        log("run %s/%d: %s (%.0f s)" % (os.path.basename(out_dir), run,
+                                        "ok" if not problems else "FAIL: " + "; ".join(problems),
+                                        time.monotonic() - started))
     return 0
 
 
