@@ -7,11 +7,14 @@ CASE is one ctest test (pcsc.security.CASE, tests/pcsc/security.cmake):
 
   control-logged-in       while the module is logged in, another program signs with no VERIFY:
                           the card answers 9000 (documents why logout must reset the card)
-  after-logout            after C_Logout                          } another program's SELECT AP +
-  after-close-session     after C_CloseSession of the last session } SELECT key EF + COMPUTE
-  after-close-all         after C_CloseAllSessions                 } DIGITAL SIGNATURE with no
-  after-finalize          after C_Finalize (process still alive)   } VERIFY must get 6982; the
-  after-exit              after exit() without C_Finalize          } module sends no PIN after
+  after-logout            after C_Logout,
+  after-close-session     after C_CloseSession of the token's last session (a session of the
+                          other token stays open),
+  after-close-all         after C_CloseAllSessions,
+  after-finalize          after C_Finalize (the process still alive),
+  after-exit              after exit() without C_Finalize:
+                          another program's SELECT AP + SELECT key EF + COMPUTE DIGITAL SIGNATURE
+                          with no VERIFY must get 6982, and the module sends no PIN afterwards
   cost-other-programs     after one process's logout-reset, another program's PC/SC handle gets
                           SCARD_W_RESET_CARD once and works after SCardReconnect; a second
                           PKCS#11 process logged in to the other token gets CKR_USER_NOT_LOGGED_IN
@@ -25,6 +28,9 @@ unused card off, which would hide a card left logged in). The programs involved 
 processes: the module runs in `security.py worker` (PyKCS11, commands on stdin), the attacker
 is `security.py attack ROLE` and the third client `security.py hold` (pyscard, each its own
 PC/SC context, SCARD_SHARE_SHARED).
+
+Summary lines: `security: attacks_after_logout=N signatures_without_pin=M` (M must be 0) and
+`pin-flags: apdus_per_10_polls=N` (the APDUs the module sends for 10 C_GetTokenInfo, one a second).
 
 Uses Debian's /usr/bin/python3 with python3-pykcs11, python3-pyscard, python3-cryptography.
 """
