@@ -18,7 +18,7 @@ packages=(
     libxmlsec1-dev libnss3-dev                  # the small xmlsec-over-NSS signer e2e.nss-xmlsec builds
     libengine-pkcs11-openssl curl               # OpenSSL's pkcs11 engine (libp11), curl --engine
     python3 firefox-esr                         # Firefox ESR driven through Marionette
-    python3-pykcs11                             # the PC/SC fault tests drive the module with PyKCS11
+    python3-pykcs11 python3-pyscard python3-cryptography  # PC/SC fault, security and thread scenarios (tests/pcsc)
     libreoffice-writer-nogui python3-uno        # LibreOffice signing, headless
     poppler-utils                               # pdfsig: checks the signed PDF
 )
