@@ -46,6 +46,11 @@ void ModuleState::refresh() {
     } catch (const transport::ServiceUnavailable&) {
         statuses.clear();  // pcscd gone: every known reader reads as empty until it is back
         service_now = ServiceState::NoService;
+    } catch (const transport::Error& error) {
+        // Anything else PC/SC answers (pcscd half-way through a restart, say): keep the table as
+        // it is and look again on the next call, rather than fail the application's call.
+        logger.error(std::string("cannot list the readers now: ") + error.what());
+        return;
     }
     // Which readers hold a card we have not probed yet, or whose probe failed and is due again?
     // Decide under the state lock, probe outside it (the probe lock keeps other lookers waiting).
@@ -364,9 +369,10 @@ std::optional<CK_SLOT_ID> Module::wait_for_slot_event(bool dont_block) {
         if (!changed) {
             try {
                 changed = state_->transport->wait_for_change(slice);
-            } catch (const transport::ServiceUnavailable&) {
+            } catch (const transport::Error& error) {
                 // pcscd not running (or restarting): keep waiting for it, as the caller asked,
                 // looking again every second; C_Finalize still ends the wait at once.
+                state_->logger.info(std::string("waiting for pcscd: ") + error.what());
                 std::unique_lock pause(state_->pause_mutex);
                 state_->pause_wake.wait_for(pause, slice, [&] { return state_->waits_cancelled.load(); });
                 changed = true;

@@ -591,7 +591,7 @@ def second_reader():
 
 def count_c9_lines(text, words):
     lines = [line for line in text.splitlines()
-             if line.startswith('jpki-pkcs11: ') and all(w in line for w in words)]
+             if re.match(r'jpki-pkcs11\[[0-9]+\] error: ', line) and all(w in line for w in words)]
     return lines
 
 
