@@ -135,15 +135,17 @@ void JpkiApplet::select_ef(Fid fid, Need need) {
 std::optional<CardInfo> JpkiApplet::probe() {
     return run([&]() -> std::optional<CardInfo> {
         // Detect by SELECT AID + EF 0006, not by ATR (JPKI-CARD.md "Applications").
+        // Any card answer that breaks ISO 7816-4 here (no status word, more than the 32 bytes
+        // asked for) means "not a JPKI card we can use", like a refused AID: no token.
         try {
             select_ap();
             if (!select_ef_if_present(ef::token_info, Need::Nothing)) return std::nullopt;
+            const Response label = exchange(command::read_binary(0, token_label_length));
+            if (!label.ok() || label.data.size() > token_label_length) return std::nullopt;
+            return CardInfo{label_from(label.data)};
         } catch (const CardError&) {
             return std::nullopt;
         }
-        const Response label = exchange(command::read_binary(0, token_label_length));
-        if (!label.ok()) return std::nullopt;
-        return CardInfo{label_from(label.data)};
     });
 }
 
