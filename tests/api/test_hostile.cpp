@@ -49,6 +49,18 @@ std::string rv_text(CK_RV rv) {
     return out.str();
 }
 
+const char* mode_name(HostileMode mode) {
+    switch (mode) {
+    case HostileMode::Truncated: return "truncated";
+    case HostileMode::Oversized: return "oversized";
+    case HostileMode::Nonsense: return "nonsense";
+    case HostileMode::WrongSw: return "wrong-sw";
+    case HostileMode::Random: return "random";
+    case HostileMode::Off: break;
+    }
+    return "off";
+}
+
 struct Tally {
     std::size_t calls = 0;
     std::size_t ok = 0;
@@ -135,7 +147,7 @@ void one_flow(Fixture& f, Tally& tally, const Slot& slot) {
 void run_seeds(HostileMode mode, std::uint64_t first, std::uint64_t last, int percent) {
     Tally tally;
     for (std::uint64_t seed = first; seed <= last; ++seed) {
-        INFO("hostile mode " << static_cast<int>(mode) << " seed " << seed << " percent " << percent);
+        INFO("hostile mode " << mode_name(mode) << " seed " << seed << " percent " << percent);
         Fixture f(one_card([&](CardConfig& c) { c.hostile = {mode, seed, percent}; }));
         // Twice per slot: the second round meets what the first left (cached certificates,
         // counters, a card the module gave up on).
@@ -148,10 +160,10 @@ void run_seeds(HostileMode mode, std::uint64_t first, std::uint64_t last, int pe
         CHECK(f.card()->tries_left(Pin::Sign) == 5);
     }
     std::ostringstream answers;
-    for (const auto& [rv, n] : tally.answers) answers << ' ' << rv_text(rv) << "x" << n;
-    WARN("hostile mode " << static_cast<int>(mode) << ", seeds " << first << ".." << last << " at " << percent
+    for (const auto& [rv, n] : tally.answers) answers << ' ' << rv_text(rv) << ':' << n;
+    WARN("hostile mode " << mode_name(mode) << ", seeds " << first << ".." << last << " at " << percent
                          << "%: " << tally.calls << " calls, " << tally.ok << " CKR_OK, " << tally.signatures
-                         << " signatures (all verified); answers:" << answers.str());
+                         << " signatures (all verified); CK_RV:count" << answers.str());
 }
 
 }  // namespace
