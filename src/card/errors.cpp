@@ -56,6 +56,31 @@ void expect_ok(std::uint16_t sw, std::string_view operation) {
     if (sw != 0x9000) throw error_from_status(sw, operation);
 }
 
+CardError error_from_status(std::uint16_t sw, Instruction instruction, std::string_view operation) {
+    using Kind = CardError::Kind;
+    CardError error = error_from_status(sw, operation);
+    bool meaningful = true;
+    switch (error.kind()) {
+    case Kind::PinIncorrect:
+    case Kind::PinLocked:
+        meaningful = instruction == Instruction::Verify || instruction == Instruction::ChangeReferenceData;
+        break;
+    case Kind::WrongLength:
+    case Kind::FunctionNotSupported: meaningful = instruction == Instruction::ComputeDigitalSignature; break;
+    case Kind::SecurityStatusNotSatisfied:
+        meaningful = instruction != Instruction::Select && instruction != Instruction::Verify;
+        break;
+    case Kind::FileNotFound: meaningful = instruction == Instruction::Select; break;
+    default: break;
+    }
+    if (meaningful) return error;
+    return CardError(Kind::CardError, sw, std::string(error.what()) + ", which makes no sense for this command");
+}
+
+void expect_ok(std::uint16_t sw, Instruction instruction, std::string_view operation) {
+    if (sw != 0x9000) throw error_from_status(sw, instruction, operation);
+}
+
 std::string_view to_string(CardError::Kind kind) noexcept {
     using Kind = CardError::Kind;
     switch (kind) {

@@ -55,6 +55,19 @@ private:
 // Throws error_from_status(sw, operation) unless sw is 9000.
 void expect_ok(std::uint16_t sw, std::string_view operation);
 
+// The commands the applet sends, for the status words whose meaning depends on the command.
+enum class Instruction { Select, ReadBinary, Verify, ChangeReferenceData, ComputeDigitalSignature, GetChallenge };
+
+// error_from_status for an answer to `instruction`. A status word that means nothing for that
+// command (63Cx / 6983 / 6984 to a command that carries no PIN; 6700 / 6985 / 6A86 / 6D00 /
+// 6E00 to anything but COMPUTE DIGITAL SIGNATURE, whose input length and P1 vary; 6982 to a
+// SELECT or VERIFY; 6A82 to anything but a SELECT) is a malformed answer: Kind::CardError
+// (-> CKR_DEVICE_ERROR), never news about a PIN, a mechanism or a login, so a broken card
+// cannot make C_GetTokenInfo show a locked PIN or C_Sign answer CKR_PIN_INCORRECT.
+[[nodiscard]] CardError error_from_status(std::uint16_t sw, Instruction instruction, std::string_view operation);
+// Throws error_from_status(sw, instruction, operation) unless sw is 9000.
+void expect_ok(std::uint16_t sw, Instruction instruction, std::string_view operation);
+
 [[nodiscard]] std::string_view to_string(CardError::Kind kind) noexcept;
 
 }  // namespace jpki::card

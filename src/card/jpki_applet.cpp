@@ -101,7 +101,7 @@ Response JpkiApplet::exchange_secret(const SecureBytes& apdu) {
 
 void JpkiApplet::select_ap() {
     forget_selection();
-    expect_ok(exchange(command::select_ap()).sw, "SELECT AP");
+    expect_ok(exchange(command::select_ap()).sw, Instruction::Select, "SELECT AP");
     ap_selected_ = true;
     ap_selected_here_ = true;
 }
@@ -130,7 +130,7 @@ bool JpkiApplet::select_ef_if_present(Fid fid, Need need, OnFileNotFound on_not_
         }
     }
     if (sw == sw_file_not_found) return false;
-    expect_ok(sw, "SELECT EF");
+    expect_ok(sw, Instruction::Select, "SELECT EF");
     ef_ = fid;
     return true;
 }
@@ -144,15 +144,17 @@ void JpkiApplet::select_ef(Fid fid, Need need) {
 std::optional<CardInfo> JpkiApplet::probe() {
     return run([&]() -> std::optional<CardInfo> {
         // Detect by SELECT AID + EF 0006, not by ATR (JPKI-CARD.md "Applications").
+        // Any card answer that breaks ISO 7816-4 here (no status word, more than the 32 bytes
+        // asked for) means "not a JPKI card we can use", like a refused AID: no token.
         try {
             select_ap();
             if (!select_ef_if_present(ef::token_info, Need::Nothing)) return std::nullopt;
+            const Response label = exchange(command::read_binary(0, token_label_length));
+            if (!label.ok() || label.data.size() > token_label_length) return std::nullopt;
+            return CardInfo{label_from(label.data)};
         } catch (const CardError&) {
             return std::nullopt;
         }
-        const Response label = exchange(command::read_binary(0, token_label_length));
-        if (!label.ok()) return std::nullopt;
-        return CardInfo{label_from(label.data)};
     });
 }
 
@@ -182,7 +184,7 @@ Bytes JpkiApplet::read_certificate(Fid certificate_ef) {
         // A refused long read (a length complaint, say) gets the 4-byte read others use; a
         // security refusal (EF 0001 before the sign password) would only be refused again.
         if (!head.ok() && head.sw != 0x6982) head = exchange(command::read_binary(0, 4));
-        expect_ok(head.sw, "READ BINARY");
+        expect_ok(head.sw, Instruction::ReadBinary, "READ BINARY");
         if (head.data.size() < 4 || head.data[0] != 0x30 || head.data[1] != 0x82) {
             throw_invalid_response("certificate EF does not start with 30 82 hh ll");
         }
@@ -195,7 +197,7 @@ Bytes JpkiApplet::read_certificate(Fid certificate_ef) {
         while (der.size() < total) {
             const std::size_t want = std::min(total - der.size(), max_le);
             const Response chunk = exchange(command::read_binary(static_cast<std::uint16_t>(der.size()), want));
-            expect_ok(chunk.sw, "READ BINARY");
+            expect_ok(chunk.sw, Instruction::ReadBinary, "READ BINARY");
             if (chunk.data.empty() || chunk.data.size() > want) throw_invalid_response("READ BINARY size");
             der.insert(der.end(), chunk.data.begin(), chunk.data.end());
         }
@@ -209,7 +211,7 @@ int JpkiApplet::read_tries_left(PinRole role) {
     if (r.sw == sw_ok) return pin_rules(role).max_tries;  // verified: a good VERIFY refills it
     if ((r.sw & 0xFFF0) == 0x63C0) return r.sw & 0x0F;
     if (r.sw == 0x6984 || r.sw == 0x6983) return 0;
-    throw error_from_status(r.sw, "VERIFY (tries left)");
+    throw error_from_status(r.sw, Instruction::Verify, "VERIFY (tries left)");
 }
 
 int JpkiApplet::tries_left(PinRole role) {
@@ -226,7 +228,7 @@ void JpkiApplet::verify_selected_pin(PinRole role, const SecureBytes& normalised
     select_ef(pin_ef(role), Need::Nothing);
     if (check) check(read_tries_left(role));
     const SecureBytes apdu = command::verify(normalised_pin);
-    expect_ok(exchange_secret(apdu).sw, "VERIFY");
+    expect_ok(exchange_secret(apdu).sw, Instruction::Verify, "VERIFY");
 }
 
 void JpkiApplet::verify(PinRole role, const SecureBytes& pin, const TriesCheck& check) {
@@ -241,7 +243,7 @@ void JpkiApplet::change_pin(PinRole role, const SecureBytes& old_pin, const Secu
     run([&] {
         verify_selected_pin(role, old_normalised, check);
         const SecureBytes apdu = command::change_reference_data(new_normalised);
-        expect_ok(exchange_secret(apdu).sw, "CHANGE REFERENCE DATA");
+        expect_ok(exchange_secret(apdu).sw, Instruction::ChangeReferenceData, "CHANGE REFERENCE DATA");
     });
 }
 
@@ -251,7 +253,7 @@ Bytes JpkiApplet::compute_digital_signature(PinRole key, std::span<const std::ui
         const bool keep = selection == KeySelection::KeepPrevious && ap_selected_ && signed_with_ == key_ef(key);
         if (!keep) select_ef(key_ef(key), Need::SecurityState);
         Response r = exchange(command::compute_digital_signature(data, format));
-        expect_ok(r.sw, "COMPUTE DIGITAL SIGNATURE");
+        expect_ok(r.sw, Instruction::ComputeDigitalSignature, "COMPUTE DIGITAL SIGNATURE");
         if (r.data.empty()) throw_invalid_response("empty signature");
         signed_with_ = key_ef(key);  // still the card's current EF until someone selects another
         return std::move(r.data);
@@ -281,7 +283,7 @@ Bytes JpkiApplet::get_challenge(std::size_t n) {
         while (out.size() < n) {
             const std::size_t want = std::min(n - out.size(), max_le);
             const Response r = exchange(command::get_challenge(want));
-            expect_ok(r.sw, "GET CHALLENGE");
+            expect_ok(r.sw, Instruction::GetChallenge, "GET CHALLENGE");
             if (r.data.size() != want) throw_invalid_response("GET CHALLENGE size");
             out.insert(out.end(), r.data.begin(), r.data.end());
         }

@@ -74,7 +74,8 @@ public:
     ~JpkiApplet() = default;
 
     // Is this a JPKI card? SELECT AP + SELECT EF 0006 + READ BINARY (detection by AID, not ATR).
-    // nullopt when the AID or EF 0006 is refused. Always selects the AP.
+    // nullopt when the AID or EF 0006 is refused, or the card's answers are malformed (no
+    // status word, a label longer than asked for). Always selects the AP.
     std::optional<CardInfo> probe();
 
     // Does the card hold a signing certificate (not on under-15 / face-authentication cards)?

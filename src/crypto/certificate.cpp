@@ -138,7 +138,12 @@ RsaPublicKey Certificate::public_key() const {
     const EVP_PKEY* pkey = X509_get0_pubkey(x509_.get());
     if (pkey == nullptr) throw Error("decoding the public key");
     if (EVP_PKEY_is_a(pkey, "RSA") != 1) throw Error("certificate key is not RSA");
-    return RsaPublicKey(rsa_param(pkey, OSSL_PKEY_PARAM_RSA_N), rsa_param(pkey, OSSL_PKEY_PARAM_RSA_E));
+    Bytes modulus = rsa_param(pkey, OSSL_PKEY_PARAM_RSA_N);
+    Bytes exponent = rsa_param(pkey, OSSL_PKEY_PARAM_RSA_E);
+    // OpenSSL decodes n = 0 or e = 0 without complaint; RsaPublicKey refuses them with
+    // std::invalid_argument, which is for our own mistakes, not for what a card holds.
+    if (modulus.empty() || exponent.empty()) throw Error("certificate RSA key has a zero modulus or exponent");
+    return RsaPublicKey(std::move(modulus), std::move(exponent));
 }
 
 bool Certificate::issued_by(const Certificate& ca) const {

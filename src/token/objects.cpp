@@ -1,8 +1,12 @@
 #include "token/objects.hpp"
 
+#include "crypto/error.hpp"
+#include "token/errors.hpp"
+
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <string>
 
 namespace jpki::token {
 namespace {
@@ -23,6 +27,17 @@ Bytes ck_date(std::chrono::system_clock::time_point when) {
     std::snprintf(text, sizeof text, "%04d%02u%02u", year, static_cast<unsigned>(date.month()),
                   static_cast<unsigned>(date.day()));
     return Bytes(text, text + 8);
+}
+
+// Runs an object builder: crypto::Error (a certificate field unreadable) becomes
+// CKR_DEVICE_ERROR, as for a certificate EF that does not parse at all (objects.hpp).
+template <typename Build>
+Object from_certificate(Build&& build) {
+    try {
+        return build();
+    } catch (const crypto::Error& error) {
+        throw Error(CKR_DEVICE_ERROR, std::string("certificate on the card is unusable: ") + error.what());
+    }
 }
 
 }  // namespace
@@ -119,7 +134,9 @@ std::optional<bool> Object::matches_known(std::span<const CK_ATTRIBUTE> match) c
     return true;
 }
 
-Object make_certificate(CK_OBJECT_HANDLE handle, const CertificateObjects& spec) {
+namespace {
+
+Object certificate_object(CK_OBJECT_HANDLE handle, const CertificateObjects& spec) {
     const crypto::Certificate& certificate = *spec.certificate;
     Object object(handle, CKO_CERTIFICATE);
     object.set_ulong(CKA_CERTIFICATE_TYPE, CKC_X_509)
@@ -141,8 +158,6 @@ Object make_certificate(CK_OBJECT_HANDLE handle, const CertificateObjects& spec)
     return object;
 }
 
-namespace {
-
 // Attributes a public and a private RSA key object share (PKCS#11 2.40 §4.7-4.9, §2.1).
 void set_rsa_key_common(Object& object, const CertificateObjects& spec, KeyRole role) {
     const crypto::RsaPublicKey key = spec.certificate->public_key();
@@ -161,9 +176,7 @@ void set_rsa_key_common(Object& object, const CertificateObjects& spec, KeyRole 
         .set_key_role(role);
 }
 
-}  // namespace
-
-Object make_public_key(CK_OBJECT_HANDLE handle, const CertificateObjects& spec, KeyRole role) {
+Object public_key_object(CK_OBJECT_HANDLE handle, const CertificateObjects& spec, KeyRole role) {
     Object object(handle, CKO_PUBLIC_KEY);
     set_rsa_key_common(object, spec, role);
     object.set_bool(CKA_PRIVATE, spec.is_private)
@@ -175,8 +188,8 @@ Object make_public_key(CK_OBJECT_HANDLE handle, const CertificateObjects& spec, 
     return object;
 }
 
-Object make_private_key(CK_OBJECT_HANDLE handle, const CertificateObjects& spec, KeyRole role,
-                        bool always_authenticate) {
+Object private_key_object(CK_OBJECT_HANDLE handle, const CertificateObjects& spec, KeyRole role,
+                          bool always_authenticate) {
     Object object(handle, CKO_PRIVATE_KEY);
     set_rsa_key_common(object, spec, role);
     object.set_bool(CKA_PRIVATE, true)
@@ -194,6 +207,21 @@ Object make_private_key(CK_OBJECT_HANDLE handle, const CertificateObjects& spec,
                                            CKA_EXPONENT_2, CKA_COEFFICIENT, CKA_VALUE})
         object.set_sensitive(secret);
     return object;
+}
+
+}  // namespace
+
+Object make_certificate(CK_OBJECT_HANDLE handle, const CertificateObjects& spec) {
+    return from_certificate([&] { return certificate_object(handle, spec); });
+}
+
+Object make_public_key(CK_OBJECT_HANDLE handle, const CertificateObjects& spec, KeyRole role) {
+    return from_certificate([&] { return public_key_object(handle, spec, role); });
+}
+
+Object make_private_key(CK_OBJECT_HANDLE handle, const CertificateObjects& spec, KeyRole role,
+                        bool always_authenticate) {
+    return from_certificate([&] { return private_key_object(handle, spec, role, always_authenticate); });
 }
 
 Object make_public_certificates_profile(CK_OBJECT_HANDLE handle) {

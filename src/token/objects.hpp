@@ -73,6 +73,9 @@ struct CertificateObjects {
     bool is_private;           // the sign certificate: only after login
 };
 
+// A certificate whose fields cannot be read (a damaged certificate EF whose DER still parses,
+// e.g. a key that does not decode, or a key that is not RSA, DESIGN.md §6) makes these throw
+// token::Error(CKR_DEVICE_ERROR): the card's data is at fault, not the module.
 Object make_certificate(CK_OBJECT_HANDLE handle, const CertificateObjects& spec);
 Object make_public_key(CK_OBJECT_HANDLE handle, const CertificateObjects& spec, KeyRole role);
 Object make_private_key(CK_OBJECT_HANDLE handle, const CertificateObjects& spec, KeyRole role,

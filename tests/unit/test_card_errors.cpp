@@ -56,3 +56,37 @@ TEST_CASE("expect_ok passes 9000 and throws anything else", "[card][errors]") {
     CHECK_THROWS_AS(jpki::card::expect_ok(0x6982, "X"), CardError);
     CHECK_THROWS_AS(jpki::card::expect_ok(0x6282, "X"), CardError);  // warnings are not success
 }
+
+TEST_CASE("a status word that makes no sense for the command is a card error, not news", "[card][errors][hostile]") {
+    using jpki::card::Instruction;
+    const auto kind = [](std::uint16_t sw, Instruction instruction) {
+        return jpki::card::error_from_status(sw, instruction, "X").kind();
+    };
+    // PIN answers only to the commands that carry a PIN.
+    CHECK(kind(0x63C2, Instruction::Verify) == Kind::PinIncorrect);
+    CHECK(kind(0x63C0, Instruction::ChangeReferenceData) == Kind::PinLocked);
+    CHECK(kind(0x6984, Instruction::Verify) == Kind::PinLocked);
+    for (const Instruction other : {Instruction::Select, Instruction::ReadBinary, Instruction::ComputeDigitalSignature,
+                                    Instruction::GetChallenge}) {
+        CHECK(kind(0x63C2, other) == Kind::CardError);
+        CHECK(kind(0x63C0, other) == Kind::CardError);
+        CHECK(kind(0x6983, other) == Kind::CardError);
+        CHECK(kind(0x6984, other) == Kind::CardError);
+    }
+    // Length and function complaints only from COMPUTE DIGITAL SIGNATURE.
+    CHECK(kind(0x6700, Instruction::ComputeDigitalSignature) == Kind::WrongLength);
+    CHECK(kind(0x6A86, Instruction::ComputeDigitalSignature) == Kind::FunctionNotSupported);
+    CHECK(kind(0x6700, Instruction::Verify) == Kind::CardError);
+    CHECK(kind(0x6985, Instruction::ReadBinary) == Kind::CardError);
+    CHECK(kind(0x6D00, Instruction::Select) == Kind::CardError);
+    // "Not logged in" from the commands a PIN guards; "no such file" from SELECT.
+    CHECK(kind(0x6982, Instruction::ReadBinary) == Kind::SecurityStatusNotSatisfied);
+    CHECK(kind(0x6982, Instruction::ComputeDigitalSignature) == Kind::SecurityStatusNotSatisfied);
+    CHECK(kind(0x6982, Instruction::Select) == Kind::CardError);
+    CHECK(kind(0x6A82, Instruction::Select) == Kind::FileNotFound);
+    CHECK(kind(0x6A82, Instruction::ComputeDigitalSignature) == Kind::CardError);
+    // The status word is kept either way.
+    CHECK(jpki::card::error_from_status(0x63C1, Instruction::Select, "SELECT EF").sw() == 0x63C1);
+    CHECK_THROWS_AS(jpki::card::expect_ok(0x63C1, Instruction::Select, "X"), CardError);
+    CHECK_NOTHROW(jpki::card::expect_ok(0x9000, Instruction::Select, "X"));
+}

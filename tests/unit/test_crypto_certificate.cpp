@@ -112,3 +112,15 @@ TEST_CASE("crypto: Error carries OpenSSL's text and empties its queue", "[crypto
     }
     CHECK(ERR_peek_error() == 0);
 }
+
+TEST_CASE("crypto: an RSA key with a zero modulus is a crypto::Error, not invalid_argument", "[crypto][hostile]") {
+    // Found by fuzz_certificate's corpus: OpenSSL decodes n = 0; the module must answer
+    // CKR_DEVICE_ERROR for such a card, which it does for crypto::Error only.
+    Context context;
+    const Bytes der = read_pki_file("../fuzz/corpus/certificate/rsa-zero-modulus.der");
+    const Certificate certificate(context, der);
+    CHECK_THROWS_AS(certificate.public_key(), jpki::crypto::Error);
+    // A modulus of 1 is absurd but no programming error: it answers, and signatures never verify.
+    const Certificate one(context, read_pki_file("../fuzz/corpus/certificate/rsa-modulus-one.der"));
+    CHECK(one.public_key().modulus() == Bytes{0x01});
+}

@@ -1,10 +1,13 @@
 // Attribute rules of PKCS#11 2.40 §5.7.5 (C_GetAttributeValue) and §5.7.7 (template matching),
 // as token::Object applies them, and the objects made from the test PKI's certificates.
 #include "crypto/certificate.hpp"
+#include "crypto/error.hpp"
+#include "token/errors.hpp"
 #include "token/objects.hpp"
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <fstream>
 #include <iterator>
 
@@ -149,4 +152,26 @@ TEST_CASE("objects from the test PKI: certificate, public and private key attrib
     CK_ATTRIBUTE id[] = {attribute(CKA_PROFILE_ID, &profile_id, sizeof profile_id)};
     CHECK(profile.get_attributes(id) == CKR_OK);
     CHECK(profile_id == CKP_PUBLIC_CERTIFICATES_TOKEN);
+}
+
+TEST_CASE("objects from a certificate whose key does not decode: CKR_DEVICE_ERROR, not a crypto error",
+          "[token][attributes][hostile]") {
+    // A damaged certificate EF (found by the hostile card and fuzz_certificate): the DER still
+    // parses, but the RSAPublicKey inside subjectPublicKeyInfo has a wrong tag.
+    jpki::crypto::Context context;
+    Bytes der = read_pki("auth-cert.der");
+    const Bytes spki_key = {0x03, 0x82, 0x01, 0x0F, 0x00, 0x30, 0x82, 0x01, 0x0A};
+    const auto at = std::search(der.begin(), der.end(), spki_key.begin(), spki_key.end());
+    REQUIRE(at != der.end());
+    at[5] = 0x31;  // SEQUENCE -> SET
+    const jpki::crypto::Certificate certificate(context, der);
+    CHECK_THROWS_AS(certificate.public_key(), jpki::crypto::Error);
+    const jpki::token::CertificateObjects spec{&certificate, Bytes{0x01}, "User Authentication Certificate", false, false};
+
+    CHECK(*jpki::token::make_certificate(1, spec).find(CKA_VALUE) == der);  // the certificate itself is fine
+    const auto device_error = [](const jpki::token::Error& error) { return error.rv() == CKR_DEVICE_ERROR; };
+    CHECK_THROWS_MATCHES(jpki::token::make_public_key(2, spec, KeyRole::Auth), jpki::token::Error,
+                         Catch::Matchers::Predicate<jpki::token::Error>(device_error));
+    CHECK_THROWS_MATCHES(jpki::token::make_private_key(3, spec, KeyRole::Auth, false), jpki::token::Error,
+                         Catch::Matchers::Predicate<jpki::token::Error>(device_error));
 }

@@ -4,6 +4,7 @@
 
 #include "applet.hpp"
 #include "apdu.hpp"
+#include "hostile.hpp"
 #include "status_words.hpp"
 #include "trace.hpp"
 
@@ -40,12 +41,14 @@ struct Card::Impl {
     explicit Impl(CardConfig c)
         : config(std::move(c)),
           applet(validated(config), load_jpki_files(config), initial_state(config)),
-          trace(config.trace_file) {}
+          trace(config.trace_file),
+          hostile(config.hostile) {}
 
     const CardConfig config;  // the applet keeps a reference to it
     mutable std::mutex mutex;
     Applet applet;
     Trace trace;
+    Hostile hostile;
 };
 
 Card::Card(CardConfig config) : impl_(std::make_unique<Impl>(std::move(config))) {}
@@ -81,7 +84,10 @@ Bytes Card::process(std::span<const std::uint8_t> command) {
         // OpenSSL or state-file failure: a card answers, it never goes silent.
         answer = status(sw::no_diagnosis);
     }
-    const auto sw = static_cast<std::uint16_t>((answer[answer.size() - 2] << 8) | answer.back());
+    answer = impl_->hostile.spoil(command, std::move(answer));
+    // A hostile card may answer fewer than 2 bytes: the trace then shows 0000.
+    const auto sw = answer.size() < 2 ? std::uint16_t{0}
+                                      : static_cast<std::uint16_t>((answer[answer.size() - 2] << 8) | answer.back());
     impl_->trace.apdu(command, sw);
     return answer;
 }

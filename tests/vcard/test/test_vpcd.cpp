@@ -172,7 +172,8 @@ TEST_CASE("jpki-vcard refuses bad options with a message and exit status 2", "[v
     const std::vector<std::vector<std::string>> bad = {
         {"--bogus"}, {"--auth-pin", "12345"}, {"--sign-pin", "abc123"}, {"--auth-tries", "4"},
         {"--sign-tries", "x"}, {"--atr", "3BZ"}, {"--vpcd", "nohost"}, {"--vpcd", "h:70000"},
-        {"--apdu-latency-ms"}, {"--pss=1"}};
+        {"--apdu-latency-ms"}, {"--pss=1"}, {"--hostile", "evil"}, {"--hostile-percent", "101"},
+        {"--hostile-seed", "-1"}};
     for (const auto& args : bad) {
         INFO(args[0]);
         TempDir dir;
@@ -207,6 +208,33 @@ TEST_CASE("jpki-vcard answers vpcd control and APDU frames and exits 0 on SIGTER
     CHECK(trace.find("# power on\n00A4040C0AD392F000260100000001 9000\n") != std::string::npos);
     CHECK(trace.find("# reset\n") != std::string::npos);
     CHECK(slurp(dir.file("err")).find("connected to vpcd at " + vpcd.where()) != std::string::npos);
+}
+
+TEST_CASE("jpki-vcard --hostile spoils answers, the same way for the same seed", "[vpcd][hostile]") {
+    const auto answers = [](const std::vector<std::string>& hostile) {
+        TempDir dir;
+        FakeVpcd vpcd;
+        std::vector<std::string> args = {"--vpcd", vpcd.where()};
+        args.insert(args.end(), hostile.begin(), hostile.end());
+        Child child(args, dir.file("out"), dir.file("err"));
+        vpcd.accept_card();
+        vpcd.send_frame({0x01});
+        std::vector<Bytes> out;
+        out.push_back(vpcd.exchange(select_jpki()));
+        out.push_back(vpcd.exchange(select_ef(ef_token_info)));
+        out.push_back(vpcd.exchange(read_binary(0, 32)));
+        child.signal(SIGTERM);
+        CHECK(child.wait(10s) == 0);
+        return out;
+    };
+    const auto spoiled = answers({"--hostile", "oversized", "--hostile-percent", "100", "--hostile-seed", "77"});
+    REQUIRE(spoiled.size() == 3);
+    CHECK(spoiled[0].size() > 2);       // data on a SELECT that has none
+    CHECK(spoiled[2].size() > 32 + 2);  // more than Le
+    CHECK(answers({"--hostile=oversized", "--hostile-percent=100", "--hostile-seed=77"}) == spoiled);
+    const auto honest = answers({});
+    CHECK(honest[0] == h("9000"));
+    CHECK(honest[2].size() == 32 + 2);
 }
 
 TEST_CASE("jpki-vcard reconnects after vpcd drops and the card keeps its counters", "[vpcd]") {

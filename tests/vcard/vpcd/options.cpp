@@ -38,6 +38,9 @@ const char* usage_text() {
            "  --state FILE          keep PINs and retry counters in FILE across runs\n"
            "  --trace FILE          append one line per APDU to FILE (PINs redacted)\n"
            "  --pki-dir DIR         certificates and keys (default: the test PKI)\n"
+           "  --hostile MODE        spoil answers: truncated, oversized, nonsense, wrong-sw, random\n"
+           "  --hostile-seed N      the hostile mode's seed (default 0): same seed, same answers\n"
+           "  --hostile-percent N   share of answers spoiled, 0-100 (default 30)\n"
            "  --vpcd HOST:PORT      vpcd to connect to (default localhost:35963)\n"
            "  --help                this text\n";
 }
@@ -100,6 +103,23 @@ Options parse_options(int argc, char** argv) {
             const std::string path = next();
             if (path.empty()) throw UsageError(arg + " needs a non-empty path");
             (arg == "--state" ? o.card.state_file : arg == "--trace" ? o.card.trace_file : o.card.pki_dir) = path;
+        } else if (arg == "--hostile") {
+            const std::string mode = next();
+            try {
+                o.card.hostile.mode = parse_hostile_mode(mode);
+            } catch (const std::invalid_argument& e) {
+                throw UsageError(std::string("--hostile: ") + e.what() + ", not '" + mode + "'");
+            }
+        } else if (arg == "--hostile-seed") {
+            const std::string text = next();
+            std::uint64_t seed = 0;
+            const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), seed);
+            if (text.empty() || ec != std::errc{} || end != text.data() + text.size()) {
+                throw UsageError("--hostile-seed wants an unsigned number, not '" + text + "'");
+            }
+            o.card.hostile.seed = seed;
+        } else if (arg == "--hostile-percent") {
+            o.card.hostile.percent = static_cast<int>(parse_number(arg, next(), 0, 100));
         } else if (arg == "--vpcd") {
             const std::string where = next();
             const auto colon = where.rfind(':');

@@ -28,7 +28,8 @@ public:
     // Warm reset: same effect as power_on, returns the ATR.
     Bytes reset();
     // One command APDU in, response data + SW1 SW2 out. Never throws on any input: every
-    // malformed command gets an ISO 7816-4 status word.
+    // malformed command gets an ISO 7816-4 status word. A hostile card (CardConfig::hostile)
+    // then spoils some answers, and may answer fewer than 2 bytes.
     Bytes process(std::span<const std::uint8_t> command);
 
     Bytes atr() const;

@@ -4,6 +4,7 @@
 #include <jpki/transport.hpp>  // jpki::Bytes
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 
 #ifndef JPKI_TEST_PKI_DIR
@@ -20,6 +21,28 @@ enum class Pin { Auth, Sign };
 inline constexpr int auth_max_tries = 3;  // JPKI-CARD.md: EF 0018, 3 tries
 inline constexpr int sign_max_tries = 5;  // JPKI-CARD.md: EF 001B, 5 tries
 
+// A hostile card (issue 7, fuzzing): after the applet has answered, some answers are spoiled,
+// so the module can be tried against a card that breaks ISO 7816-4. Deterministic: the same
+// seed and the same commands give the same answers.
+enum class HostileMode {
+    Off,
+    Truncated,  // data cut short; now and then the status word too (0 or 1 byte answers)
+    Oversized,  // extra data after the real answer: more bytes than Le asked for
+    Nonsense,   // the data replaced by random bytes (often with 9000)
+    WrongSw,    // the status word replaced: 61xx, 6Cxx, 63Cx on any command, 9000 on errors...
+    Random,     // one of the four above, picked per answer
+};
+
+struct Hostility {
+    HostileMode mode = HostileMode::Off;
+    std::uint64_t seed = 0;
+    int percent = 30;  // share of answers spoiled, 0..100 (100: every answer)
+};
+
+// "off", "truncated", "oversized", "nonsense", "wrong-sw" or "random"; throws
+// std::invalid_argument for any other name.
+HostileMode parse_hostile_mode(const std::string& name);
+
 struct CardConfig {
     std::string auth_pin = "1234";    // exactly 4 digits
     std::string sign_pin = "ABC123";  // 6..16 of 0-9 A-Z
@@ -35,6 +58,7 @@ struct CardConfig {
     std::string pki_dir = JPKI_TEST_PKI_DIR;    // auth-cert.der, auth-key.pem, ... (see files.cpp)
     std::string state_file;                     // empty: counters and PINs live in memory only
     std::string trace_file;                     // empty: no trace
+    Hostility hostile;                          // off by default
 };
 
 }  // namespace jpki::vcard
