@@ -1,5 +1,6 @@
 #include "token/inserted_card.hpp"
 
+#include "crypto/error.hpp"
 #include "token/errors.hpp"
 
 #include <mutex>
@@ -91,6 +92,9 @@ decltype(auto) InsertedCard::card_call(F&& body, std::optional<PinRole> pin) {
             default: break;
         }
         throw Error(rv_for(error), error.what());
+    } catch (const crypto::Error& error) {
+        // OpenSSL refusing what the card gave us (a key, a signature): the card's fault, not ours.
+        throw Error(CKR_DEVICE_ERROR, error.what());
     }
 }
 

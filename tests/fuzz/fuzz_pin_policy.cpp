@@ -48,6 +48,7 @@ public:
     void begin_transaction() override { ++transactions; }
     void end_transaction() noexcept override {}
     void reconnect() override {}
+    void reset_card() override {}
     [[nodiscard]] Bytes atr() const override { return {0x3B, 0x00}; }
 
     std::vector<Bytes> sent;

@@ -66,6 +66,7 @@ public:
         --open_;
     }
     void reconnect() override { ++reconnects_; }
+    void reset_card() override { ++reconnects_; }
     [[nodiscard]] Bytes atr() const override { return {0x3B, 0xE0, 0x00, 0xFF, 0x81, 0x31, 0xFE, 0x45, 0x14}; }
 
     [[nodiscard]] int open_transactions() const noexcept { return open_; }
