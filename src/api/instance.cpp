@@ -150,8 +150,11 @@ CK_RV Instance::finalize(CK_VOID_PTR reserved) {
         }
         std::unique_lock lock(lifetime_);
         if (!module_ || owner_pid_ != getpid()) return CKR_CRYPTOKI_NOT_INITIALIZED;
+        // No login of ours may outlive the module on the card (issue 7 item 3); when another
+        // program kept the card busy through every try, say so rather than CKR_OK.
+        const bool logins_ended = module_->end_logins(true);
         module_.reset();
-        return CKR_OK;
+        return logins_ended ? CKR_OK : CKR_FUNCTION_FAILED;
     } catch (...) {
         return rv_from_current_exception();
     }
@@ -177,7 +180,7 @@ void Instance::end_logins_at_exit() noexcept {
     // A C_Initialize or C_Finalize in flight holds the lock exclusively: leave it to them.
     if (!lifetime_.try_lock_shared()) return;
     std::shared_lock lock(lifetime_, std::adopt_lock);
-    if (module_ && owner_pid_ == getpid()) module_->end_logins(false);
+    if (module_ && owner_pid_ == getpid()) static_cast<void>(module_->end_logins(false));
 }
 
 namespace {

@@ -70,7 +70,12 @@ void JpkiApplet::reset_card() {
     if (depth_ > 0) throw std::logic_error("JpkiApplet::reset_card inside a transaction");
     forget_selection();
     ++security_epoch_;
-    connection_.reset_card();
+    try {
+        connection_.reset_card();
+    } catch (const transport::CardReset&) {
+        // Another program reset the card at the same moment: its PINs are cleared all the same.
+        // Our handle learns of it at its next exchange (recover_from_reset).
+    }
     ++resets_seen_;  // only once the reset happened: until then a PIN may still be verified
 }
 

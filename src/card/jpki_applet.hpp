@@ -18,9 +18,9 @@
 //
 // Card reset (transport::CardReset from begin_transaction or transmit): the applet calls
 // connection.reconnect(), forgets all selection state, increases security_epoch(), and runs
-// the operation once more from the start, unless it had already sent a PIN (VERIFY / CHANGE
-// REFERENCE DATA): a PIN is never re-sent on the applet's own initiative; that case, and a second
-// reset, throw Kind::SecurityStateLost. A login-dependent operation re-run after a reset throws
+// the operation once more from the start (up to 4 attempts in all), unless it had already sent a
+// PIN (VERIFY / CHANGE REFERENCE DATA): a PIN is never re-sent on the applet's own initiative;
+// that case, and a fourth reset in a row, throw Kind::SecurityStateLost. A login-dependent operation re-run after a reset throws
 // SecurityStateLost without sending anything (its AP selection is unknown).
 //
 // The token layer's duty: keep login state per PIN itself (the card cannot tell), remember
@@ -181,7 +181,9 @@ private:
                 return body();
             } catch (const transport::CardReset&) {
                 recover_from_reset();
-                if (attempt > 0 || secret_sent_) throw_security_state_lost("card was reset");
+                // Other programs ending their logins reset the card too (issue 7): a few resets
+                // in a row are survived, as long as no PIN went out in this attempt.
+                if (attempt + 1 >= max_reset_attempts || secret_sent_) throw_security_state_lost("card was reset");
             } catch (const transport::Error&) {
                 forget_selection();
                 throw;
@@ -189,6 +191,7 @@ private:
         }
     }
 
+    static constexpr int max_reset_attempts = 4;
     void recover_from_reset();
     [[noreturn]] static void throw_security_state_lost(const std::string& why);
 

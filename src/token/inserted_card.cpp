@@ -3,7 +3,9 @@
 #include "crypto/error.hpp"
 #include "token/errors.hpp"
 
+#include <algorithm>
 #include <mutex>
+#include <thread>
 
 namespace jpki::token {
 namespace {
@@ -53,13 +55,28 @@ CK_RV rv_for(const card::CardError& error) noexcept {
 std::shared_ptr<InsertedCard> InsertedCard::open(transport::Transport& transport, const std::string& reader,
                                                  crypto::Context& crypto, const LockFactory& locks,
                                                  HandleCounter& handles, bool always_authenticate_sign) {
-    std::shared_ptr<InsertedCard> inserted(
-        new InsertedCard(reader, transport.connect(reader), crypto, locks, handles, always_authenticate_sign));
-    std::lock_guard lock(inserted->io());
-    auto info = inserted->applet_.probe();
-    if (!info) return nullptr;
-    inserted->info_ = std::move(*info);
-    return inserted;
+    // Another program resetting or unpowering the card (its logout, say) makes the connect or
+    // the probe fail for a moment: look again a few times over about a second before calling
+    // the probe failed (then the slot shows no token until a later retry).
+    constexpr int attempts = 4;
+    for (int attempt = 1;; ++attempt) {
+        try {
+            std::shared_ptr<InsertedCard> inserted(
+                new InsertedCard(reader, transport.connect(reader), crypto, locks, handles, always_authenticate_sign));
+            std::lock_guard lock(inserted->io());
+            auto info = inserted->applet_.probe();
+            if (!info) return nullptr;
+            inserted->info_ = std::move(*info);
+            return inserted;
+        } catch (const transport::CardReset&) {
+            if (attempt == attempts) throw;
+        } catch (const card::CardError& error) {
+            // probe() answers "not a JPKI card" itself; what escapes is a card reset again and
+            // again under the probe: a transient failure, like a transport error.
+            if (attempt == attempts) throw transport::Error(std::string("probing the card: ") + error.what());
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    }
 }
 
 InsertedCard::InsertedCard(std::string reader, std::unique_ptr<transport::Connection> connection,
@@ -170,7 +187,11 @@ void InsertedCard::reset_card() {
         applet_.reset_card();
     } catch (const transport::CardRemoved&) {
         // A card that left the reader keeps no security state.
+    } catch (const transport::Error&) {
+        reset_pending_ = true;  // busy or failed: the card may still hold the PIN; try again later
+        throw;
     }
+    reset_pending_ = false;
     verified_at_resets_.reset();
 }
 
@@ -326,6 +347,13 @@ const Object* InsertedCard::find_object(PinRole role, CK_OBJECT_HANDLE handle) {
     for (const std::size_t index : visible(role))
         if (state(role).objects[index].handle() == handle) return &complete(role, index);
     return nullptr;
+}
+
+bool InsertedCard::hidden_private_object(PinRole role, CK_OBJECT_HANDLE handle) const {
+    if (logged_in(role)) return false;
+    const auto& objects = state(role).objects;
+    return std::any_of(objects.begin(), objects.end(),
+                       [&](const Object& object) { return object.handle() == handle && object.is_private(); });
 }
 
 }  // namespace jpki::token

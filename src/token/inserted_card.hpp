@@ -80,6 +80,12 @@ public:
     void end_all_logins();
     // Whether a PIN this module verified may still be verified on the card (no reset since).
     [[nodiscard]] bool card_may_hold_pin() const;
+    // A logout's reset that failed (another program kept the card busy) is tried again before
+    // the card's next use, so the card does not stay verified longer than it must.
+    [[nodiscard]] bool reset_pending() const { return reset_pending_; }
+    void retry_pending_reset() {
+        if (reset_pending_) reset_card();
+    }
     void change_pin(PinRole role, const SecureBytes& old_pin, const SecureBytes& new_pin, bool allow_final_try);
     // COMPUTE DIGITAL SIGNATURE with the role's key; needs that PIN logged in.
     Bytes sign(PinRole role, std::span<const std::uint8_t> card_input);
@@ -90,6 +96,9 @@ public:
     std::vector<CK_OBJECT_HANDLE> find_objects(PinRole role, std::span<const CK_ATTRIBUTE> match);
     // The visible object with all its attributes; nullptr when the handle is not one of them.
     const Object* find_object(PinRole role, CK_OBJECT_HANDLE handle);
+    // Whether the handle is one of the role's private objects, hidden now because the login
+    // ended (a key found before another program's logout-reset, say).
+    [[nodiscard]] bool hidden_private_object(PinRole role, CK_OBJECT_HANDLE handle) const;
 
 private:
     InsertedCard(std::string reader, std::unique_ptr<transport::Connection> connection, crypto::Context& crypto,
@@ -131,6 +140,7 @@ private:
     // A VERIFY of ours succeeded while the applet had seen this many resets (none: no PIN of
     // ours can be verified on the card).
     std::optional<std::uint64_t> verified_at_resets_;
+    bool reset_pending_ = false;
 
     struct Certificates {
         std::optional<crypto::Certificate> auth, auth_ca, sign, sign_ca;

@@ -78,10 +78,11 @@ public:
     [[nodiscard]] const Logger& logger() const;
 
     // Ends every login this module made on every card, on the card too (a reset where a PIN
-    // may still be verified: issue 7 item 3). The destructor (C_Finalize) calls it with
-    // wait_for_calls; the process-exit handler without, taking no lock, because another thread
-    // may be stopped forever inside a call holding one (best effort, at exit only).
-    void end_logins(bool wait_for_calls) noexcept;
+    // may still be verified: issue 7 item 3). C_Finalize calls it with wait_for_calls; the
+    // process-exit handler without, taking no lock, because another thread may be stopped for
+    // ever inside a call holding one (best effort, at exit only). False when a card may still
+    // hold a PIN (another program kept it busy through every try); that is logged.
+    bool end_logins(bool wait_for_calls) noexcept;
 
     // Throws Error(CKR_SESSION_HANDLE_INVALID) unless the handle names an open session (for
     // calls that need nothing else of the session, e.g. C_SeedRandom).

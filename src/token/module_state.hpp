@@ -139,6 +139,7 @@ public:
     decltype(auto) with_card(const std::shared_ptr<InsertedCard>& card, F&& body) {
         try {
             std::lock_guard io(card->io());
+            card->retry_pending_reset();  // a logout's reset that could not be done yet comes first
             return body(*card);
         } catch (const transport::CardRemoved& error) {
             logger.info(std::string("card removed: ") + error.what());

@@ -9,6 +9,9 @@ void Module::sign_init(CK_SESSION_HANDLE handle, const CK_MECHANISM& mechanism, 
     bool always_authenticate = false;
     state_->with_card(session->card, [&](InsertedCard& card) {
         const Object* object = card.find_object(session->role, key);
+        // A key found while logged in, the login since ended (perhaps by another program's
+        // logout-reset): "log in again" is the useful answer (PKCS#11 2.40 §5.11 lists it).
+        if (object == nullptr && card.hidden_private_object(session->role, key)) throw Error(CKR_USER_NOT_LOGGED_IN);
         if (object == nullptr) throw Error(CKR_KEY_HANDLE_INVALID);
         if (object->object_class() != CKO_PRIVATE_KEY) throw Error(CKR_KEY_FUNCTION_NOT_PERMITTED);
         const Bytes* flag = object->find(CKA_ALWAYS_AUTHENTICATE);

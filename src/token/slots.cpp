@@ -12,6 +12,10 @@ using Clock = std::chrono::steady_clock;
 // (issue 7 item 1: retried on later calls, not on every one of NSS's once-a-second polls).
 constexpr std::chrono::milliseconds kFirstRetry{250};
 constexpr std::chrono::milliseconds kMaxRetry{2000};
+// A card another program keeps in a transaction makes each try wait the transport's 5 s: one
+// try every 10 s at first, then every 30 s, so that an application's calls are not all slowed.
+constexpr std::chrono::milliseconds kFirstBusyRetry{10000};
+constexpr std::chrono::milliseconds kMaxBusyRetry{30000};
 // How stale the PIN counters in C_GetTokenInfo may get (issue 7 item 6): another program may
 // spend tries; re-reading costs 2 APDUs per PIN (SELECT PIN EF + empty VERIFY, no try spent).
 constexpr auto kTriesMaxAge = std::chrono::seconds(5);
@@ -105,9 +109,13 @@ void ModuleState::refresh() {
     for (const auto& status : to_probe) {
         std::shared_ptr<InsertedCard> card;
         std::optional<std::string> failure;
+        bool busy = false;
         try {
             card = InsertedCard::open(*transport, status.name, crypto, locks, object_handles,
                                       config.always_authenticate);
+        } catch (const transport::CardBusy& error) {
+            failure = error.what();  // another program's long transaction: every try costs the wait
+            busy = true;
         } catch (const transport::Error& error) {
             failure = error.what();  // held exclusively by another program, mute, gone again...
         }
@@ -118,11 +126,15 @@ void ModuleState::refresh() {
             if (failure) {
                 if (!reader.probe_failed) {
                     logger.error("the card in reader \"" + reader.name + "\" could not be opened (" + *failure +
-                                 "); another program may hold it exclusively (GnuPG's scdaemon does): "
-                                 "retrying");
+                                 (busy ? "); another program is using it (a transaction of its own): retrying"
+                                       : "); another program may hold it exclusively (GnuPG's scdaemon does), "
+                                         "or it was just reset: retrying"));
                 }
                 reader.probe_failed = true;
-                reader.backoff = std::min(kMaxRetry, reader.backoff.count() == 0 ? kFirstRetry : 2 * reader.backoff);
+                // A busy card costs the transport's whole wait per try: try it less often.
+                const auto first = busy ? kFirstBusyRetry : kFirstRetry;
+                const auto most = busy ? kMaxBusyRetry : kMaxRetry;
+                reader.backoff = std::clamp(reader.backoff.count() == 0 ? first : 2 * reader.backoff, first, most);
                 reader.retry_at = Clock::now() + reader.backoff;
                 continue;
             }
@@ -233,12 +245,9 @@ void ModuleState::card_gone(const std::shared_ptr<InsertedCard>& card) {
 Module::Module(Config config, std::unique_ptr<transport::Transport> transport, LockFactory locks)
     : state_(std::make_unique<ModuleState>(std::move(config), std::move(transport), locks)) {}
 
-Module::~Module() {
-    // C_Finalize: no login of ours may outlive the module on the card (issue 7 item 3).
-    end_logins(true);
-}
+Module::~Module() = default;
 
-void Module::end_logins(bool wait_for_calls) noexcept {
+bool Module::end_logins(bool wait_for_calls) noexcept {
     std::vector<std::shared_ptr<InsertedCard>> cards;
     {
         std::unique_lock lock(*state_->state_lock, std::defer_lock);
@@ -249,15 +258,27 @@ void Module::end_logins(bool wait_for_calls) noexcept {
             if (std::find(cards.begin(), cards.end(), entry.second->card) == cards.end())
                 cards.push_back(entry.second->card);
     }
+    bool all_ended = true;
     for (const auto& card : cards) {
-        try {
-            std::unique_lock io(card->io(), std::defer_lock);
-            if (wait_for_calls) io.lock();
-            if (card->card_may_hold_pin()) card->end_all_logins();
-        } catch (const std::exception& error) {
-            state_->logger.error(std::string("could not reset the card to end the login on it: ") + error.what());
+        std::unique_lock io(card->io(), std::defer_lock);
+        if (wait_for_calls) io.lock();
+        // Another program's transaction can hold the reset off for the transport's 5 s at a time:
+        // worth three tries at C_Finalize (not at exit, where nobody waits for us).
+        const int tries = wait_for_calls ? 3 : 1;
+        for (int attempt = 1; card->card_may_hold_pin() && attempt <= tries; ++attempt) {
+            try {
+                card->end_all_logins();
+            } catch (const std::exception& error) {
+                state_->logger.error(std::string("could not reset the card to end the login on it: ") + error.what());
+            }
+        }
+        if (card->card_may_hold_pin()) {
+            all_ended = false;
+            state_->logger.error("the card in reader \"" + card->reader() +
+                                 "\" may still sign for any program until it is removed or powered off");
         }
     }
+    return all_ended;
 }
 
 const Logger& Module::logger() const { return state_->logger; }

@@ -592,7 +592,7 @@ TEST_CASE("misuse table: every entry point, misused, answers what PKCS#11 2.40 n
                  return p->C_Sign(ro, b.data, 3, signature.data(), &length);
              }},
             {"C_Logout again", CKR_USER_NOT_LOGGED_IN, [=] { return p->C_Logout(rw); }},
-            {"C_SignInit with the private key after C_Logout (private objects are gone)", CKR_KEY_HANDLE_INVALID,
+            {"C_SignInit with the private key after C_Logout (log in again)", CKR_USER_NOT_LOGGED_IN,
              [&] { return p->C_SignInit(ro, &sha256, key); }},
             {"C_GetAttributeValue of the private key after C_Logout", CKR_OBJECT_HANDLE_INVALID,
              [&] { return p->C_GetAttributeValue(ro, key, &b.attribute, 1); }},

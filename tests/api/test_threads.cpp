@@ -155,7 +155,7 @@ void worker(CK_FUNCTION_LIST* p, const std::vector<Token>& tokens, int index, Fi
                 CK_MECHANISM mechanism{type, nullptr, 0};
                 const CK_RV init = p->C_SignInit(s, &mechanism, token.key);
                 // The private key is invisible while another thread has the token logged out.
-                out.record("C_SignInit", init, {CKR_OK, CKR_KEY_HANDLE_INVALID});
+                out.record("C_SignInit", init, {CKR_OK, CKR_KEY_HANDLE_INVALID, CKR_USER_NOT_LOGGED_IN});
                 if (init != CKR_OK) break;
                 Bytes signature(signature_size);
                 CK_ULONG length = signature_size;

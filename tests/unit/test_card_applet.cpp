@@ -1037,11 +1037,16 @@ TEST_CASE("card reset: reconnect, selection forgotten, epoch moves, free operati
         CHECK(sent.size() == 4 + 7);  // select EF, 2 reads, the failed one; then everything again
         CHECK(sent[4] == select_ap);
     }
-    SECTION("two resets in a row: SecurityStateLost") {
-        conn.resets_at_begin = 2;
+    SECTION("three resets in a row are survived (other programs' logout-resets)") {
+        conn.resets_at_begin = 3;
+        CHECK(applet.tries_left(PinRole::Auth) == 3);
+        CHECK(conn.reconnects == 3);
+    }
+    SECTION("four resets in a row: SecurityStateLost") {
+        conn.resets_at_begin = 4;
         CHECK(kind_of([&] { (void)applet.tries_left(PinRole::Auth); }) == Kind::SecurityStateLost);
-        CHECK(conn.reconnects == 2);
-        CHECK(applet.security_epoch() == 2);
+        CHECK(conn.reconnects == 4);
+        CHECK(applet.security_epoch() == 4);
     }
     CHECK(conn.ends == conn.begins);
 }
