@@ -13,9 +13,9 @@ using Clock = std::chrono::steady_clock;
 constexpr std::chrono::milliseconds kFirstRetry{250};
 constexpr std::chrono::milliseconds kMaxRetry{2000};
 // A card another program keeps in a transaction makes each try wait the transport's 5 s: one
-// try every 10 s at first, then every 30 s, so that an application's calls are not all slowed.
-constexpr std::chrono::milliseconds kFirstBusyRetry{10000};
-constexpr std::chrono::milliseconds kMaxBusyRetry{30000};
+// try every 5 s at first, then at most every 20 s, so that not every call is slowed.
+constexpr std::chrono::milliseconds kFirstBusyRetry{5000};
+constexpr std::chrono::milliseconds kMaxBusyRetry{20000};
 // How stale the PIN counters in C_GetTokenInfo may get (issue 7 item 6): another program may
 // spend tries; re-reading costs 2 APDUs per PIN (SELECT PIN EF + empty VERIFY, no try spent).
 constexpr auto kTriesMaxAge = std::chrono::seconds(5);
@@ -262,10 +262,8 @@ bool Module::end_logins(bool wait_for_calls) noexcept {
     for (const auto& card : cards) {
         std::unique_lock io(card->io(), std::defer_lock);
         if (wait_for_calls) io.lock();
-        // Another program's transaction can hold the reset off for the transport's 5 s at a time:
-        // worth three tries at C_Finalize (not at exit, where nobody waits for us).
-        const int tries = wait_for_calls ? 3 : 1;
-        for (int attempt = 1; card->card_may_hold_pin() && attempt <= tries; ++attempt) {
+        // One try: another program's transaction holds it off for the transport's 5 s at most.
+        if (card->card_may_hold_pin()) {
             try {
                 card->end_all_logins();
             } catch (const std::exception& error) {

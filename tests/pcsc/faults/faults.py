@@ -430,6 +430,55 @@ def busy_transaction():
     check_no_pin_try_lost()
 
 
+def attack_auth_key():
+    """Another local program signs with the auth key and no VERIFY (tests/pcsc/security.py
+    attack): '6982' when the card holds no verified PIN, '9000' when it signs for anyone."""
+    out = subprocess.run([sys.executable, os.path.join(PCSC_DIR, 'security.py'), 'attack', 'auth'],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=60).stdout
+    m = re.search(r'sw=(\w+)', out)
+    return m.group(1) if m else 'none: ' + out.strip()[-200:]
+
+
+def busy_logout():
+    """C3 with C4: another program's transaction holds off the reset that ends a login. C_Logout
+    says so (CKR_FUNCTION_FAILED), the module resets the card before its next use once the other
+    program lets go, and C_Finalize answers CKR_FUNCTION_FAILED when it could not reset at all."""
+    lib = load()
+    s = session(lib, AUTH_SLOT)
+    key = private_key(s, AUTH_SLOT)
+    sign_init(s, key)
+    rv, _ = sign_finish(s)
+    check(rv == CKR_OK, 'logged in and signed (%s)' % ckr_name(rv))
+    with Fault('another program\'s transaction during C_Logout'):
+        holder = OtherProgram('hold-transaction', reader(), 20)
+        start = time.monotonic()
+        rv = rv_of(s.logout)
+        waited = time.monotonic() - start
+        check(rv == CKR_FUNCTION_FAILED and waited < 10,
+              'C_Logout answers CKR_FUNCTION_FAILED within 5 s plus slack (%s after %.1f s)' % (ckr_name(rv), waited))
+        check(holder.release(), 'the other program ended its transaction')
+        rv = rv_of(lib.getTokenInfo, AUTH_SLOT)
+        check(rv == CKR_OK, 'the next call works (%s) and resets the card first' % ckr_name(rv))
+        sw = attack_auth_key()
+        check(sw == '6982', 'then another program cannot sign without a PIN (sw=%s)' % sw)
+    with Fault('another program\'s transaction through C_Finalize'):
+        s = session(lib, AUTH_SLOT)
+        key = private_key(s, AUTH_SLOT)
+        sign_init(s, key)
+        rv, _ = sign_finish(s)
+        check(rv == CKR_OK, 'logged in and signed again (%s)' % ckr_name(rv))
+        raw = raw_module()
+        holder = OtherProgram('hold-transaction', reader(), 40)
+        start = time.monotonic()
+        rv = raw.C_Finalize(None)
+        waited = time.monotonic() - start
+        check(rv == CKR_FUNCTION_FAILED and waited < 10,
+              'C_Finalize answers CKR_FUNCTION_FAILED, not CKR_OK, within 5 s plus slack (%s after %.1f s)'
+              % (ckr_name(rv), waited))
+        check(holder.release(), 'the other program ended its transaction')
+    check_no_pin_try_lost()
+
+
 def busy_first_look():
     """C4 at first look: another program holds a card transaction when the module first looks."""
     holder = OtherProgram('hold-transaction', reader(), 30)
@@ -638,6 +687,7 @@ SCENARIOS = {
     'reset-after-login': (reset_after_login, [], False),
     'busy-transaction': (busy_transaction, [], False),
     'busy-first-look': (busy_first_look, [], False),
+    'busy-logout': (busy_logout, [], False),
     'pcscd-restart': (pcscd_restart, [], False),
     'exclusive-first-look': (exclusive_first_look, [], False),
     'second-reader': (second_reader, [], True),
