@@ -260,8 +260,8 @@ CK_RV C_Sign(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULONG ulDataLen, 
 
 CK_RV C_SignUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart, CK_ULONG ulPartLen) {
     return guarded([&](Module& module) {
-        if (bad_buffer(pPart, ulPartLen)) return CKR_ARGUMENTS_BAD;
-        module.sign_update(hSession, bytes(pPart, ulPartLen));
+        module.sign_update(hSession, bad_buffer(pPart, ulPartLen) ? std::nullopt
+                                                                  : std::optional(bytes(pPart, ulPartLen)));
         return CKR_OK;
     });
 }
@@ -296,8 +296,8 @@ CK_RV C_Verify(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pData, CK_ULONG ulDataLen
 
 CK_RV C_VerifyUpdate(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pPart, CK_ULONG ulPartLen) {
     return guarded([&](Module& module) {
-        if (bad_buffer(pPart, ulPartLen)) return CKR_ARGUMENTS_BAD;
-        module.verify_update(hSession, bytes(pPart, ulPartLen));
+        module.verify_update(hSession, bad_buffer(pPart, ulPartLen) ? std::nullopt
+                                                                    : std::optional(bytes(pPart, ulPartLen)));
         return CKR_OK;
     });
 }

@@ -117,7 +117,13 @@ CK_RV Instance::initialize(CK_VOID_PTR init_args) {
             // pReserved carries p11-kit's x-init-reserved configuration string (DESIGN.md §3).
             if (args->pReserved != nullptr) {
                 auto text = reserved_string(args->pReserved);
-                if (!text) return CKR_ARGUMENTS_BAD;
+                if (!text) {
+                    token::Logger(token::LogLevel::Error)
+                        .error("C_Initialize fails with CKR_ARGUMENTS_BAD: pReserved is not a configuration "
+                               "string (printable text of at most 4095 bytes, e.g. p11-kit's x-init-reserved: "
+                               "slots=sign); PKCS#11 2.40 wants it NULL");
+                    return CKR_ARGUMENTS_BAD;
+                }
                 reserved = std::move(*text);
             }
         }

@@ -2,6 +2,8 @@
 
 #include "token/errors.hpp"
 
+#include <unistd.h>  // environ
+
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -29,6 +31,11 @@ std::string trim(std::string_view text) {
     if (first == std::string_view::npos) return {};
     const auto last = text.find_last_not_of(" \t\r\n");
     return std::string(text.substr(first, last - first + 1));
+}
+
+std::string upper(std::string text) {
+    std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+    return text;
 }
 
 std::string canonical_key(std::string_view key) {
@@ -68,14 +75,21 @@ Items parse_file(std::string_view text, const std::string& where, bool numbered 
     Items items;
     std::istringstream lines{std::string(text)};
     std::string line;
+    std::map<std::string, std::string> first_place;  // a key written twice in one source is a mistake
     for (int number = 1; std::getline(lines, line); ++number) {
+        // Editors on other systems start UTF-8 files with a byte-order mark: not part of a key.
+        if (number == 1 && line.starts_with("\xEF\xBB\xBF")) line.erase(0, 3);
         if (const auto hash = line.find('#'); hash != std::string::npos) line.erase(hash);
         if (trim(line).empty()) continue;
         const std::string place = numbered ? where + " line " + std::to_string(number) : where;
         const auto equals = line.find('=');
         if (equals == std::string::npos)
             bad_setting(place, quoted(trim(line)) + " is not key = value", "key = value with key one of " + accepted_keys());
-        items[canonical_key(line.substr(0, equals))] = Item{trim(line.substr(equals + 1)), place};
+        const std::string key = canonical_key(line.substr(0, equals));
+        if (const auto seen = first_place.find(key); seen != first_place.end())
+            bad_setting(place, quoted(key) + " is set twice (first at " + seen->second + ")", "each key once");
+        first_place.emplace(key, place);
+        items[key] = Item{trim(line.substr(equals + 1)), place};
     }
     return items;
 }
@@ -130,12 +144,15 @@ SlotProfile default_profile_for(std::string_view process_name) {
 ConfigSources system_config_sources(std::string_view init_reserved) {
     ConfigSources sources;
     sources.init_reserved = std::string(init_reserved);
-    for (const auto key : kKeys) {
-        std::string name = "JPKI_PKCS11_" + std::string(key);
-        std::transform(name.begin(), name.end(), name.begin(),
-                       [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-        if (const char* value = std::getenv(name.c_str()); value != nullptr)
-            sources.environment[name] = value;
+    // Every variable that looks like ours, so that a misspelt or lower-case one (JPKI_PKCS11_SLOT,
+    // jpki_pkcs11_slots) is an error, not silently ignored (resolve_config names it).
+    for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
+        const std::string_view text(*entry);
+        const auto equals = text.find('=');
+        if (equals == std::string_view::npos) continue;
+        const std::string name(text.substr(0, equals));
+        if (!upper(name).starts_with("JPKI_PKCS11_")) continue;
+        sources.environment[name] = std::string(text.substr(equals + 1));
     }
     if (const char* xdg = std::getenv("XDG_CONFIG_HOME"); xdg != nullptr && *xdg != '\0')
         sources.user_file_path = std::string(xdg) + "/jpki-pkcs11.conf";
@@ -153,8 +170,11 @@ Config resolve_config(const ConfigSources& sources) {
     layers.emplace_back("/etc/jpki-pkcs11.conf", parse_file(sources.system_file, sources.system_file_path));
     layers.emplace_back("~/.config/jpki-pkcs11.conf", parse_file(sources.user_file, sources.user_file_path));
     Items environment;
-    for (const auto& [name, value] : sources.environment)
-        environment[canonical_key(name)] = Item{value, "environment variable " + name};
+    for (const auto& [name, value] : sources.environment) {
+        // Only the upper-case spelling is ours: another spelling stays unknown, and says so.
+        const std::string key = name == upper(name) ? canonical_key(name) : name;
+        environment[key] = Item{value, "environment variable " + name};
+    }
     layers.emplace_back("environment", environment);
     layers.emplace_back("C_Initialize pReserved", parse_reserved(sources.init_reserved));
 

@@ -64,12 +64,13 @@ public:
     void sign_init(CK_SESSION_HANDLE session, const CK_MECHANISM& mechanism, CK_OBJECT_HANDLE key);
     std::size_t signature_length(CK_SESSION_HANDLE session);
     Bytes sign(CK_SESSION_HANDLE session, std::span<const std::uint8_t> data);
-    void sign_update(CK_SESSION_HANDLE session, std::span<const std::uint8_t> part);
+    // `part` nullopt: the caller passed a bad buffer (CKR_ARGUMENTS_BAD, ending the operation).
+    void sign_update(CK_SESSION_HANDLE session, std::optional<std::span<const std::uint8_t>> part);
     Bytes sign_final(CK_SESSION_HANDLE session);
     void verify_init(CK_SESSION_HANDLE session, const CK_MECHANISM& mechanism, CK_OBJECT_HANDLE key);
     void verify(CK_SESSION_HANDLE session, std::span<const std::uint8_t> data,
                 std::span<const std::uint8_t> signature);
-    void verify_update(CK_SESSION_HANDLE session, std::span<const std::uint8_t> part);
+    void verify_update(CK_SESSION_HANDLE session, std::optional<std::span<const std::uint8_t>> part);
     void verify_final(CK_SESSION_HANDLE session, std::span<const std::uint8_t> signature);
 
     // Random bytes from the card's GET CHALLENGE (§5.15).

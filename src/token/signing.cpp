@@ -54,10 +54,20 @@ Bytes Module::sign(CK_SESSION_HANDLE handle, std::span<const std::uint8_t> data)
     return state_->finish_sign(*session, operation);
 }
 
-void Module::sign_update(CK_SESSION_HANDLE handle, std::span<const std::uint8_t> part) {
+void Module::sign_update(CK_SESSION_HANDLE handle, std::optional<std::span<const std::uint8_t>> part) {
     const auto session = state_->session(handle);
+    if (!part) {
+        session->sign.reset();  // a failed update ends the operation, if there was one
+        throw Error(CKR_ARGUMENTS_BAD);
+    }
     if (!session->sign) throw Error(CKR_OPERATION_NOT_INITIALIZED);
-    session->sign->data.update(part);
+    // §5.11: a C_SignUpdate that fails ends the signature operation.
+    try {
+        session->sign->data.update(*part);
+    } catch (...) {
+        session->sign.reset();
+        throw;
+    }
 }
 
 Bytes Module::sign_final(CK_SESSION_HANDLE handle) {
@@ -106,10 +116,20 @@ void Module::verify(CK_SESSION_HANDLE handle, std::span<const std::uint8_t> data
     check_signature(state_->crypto, operation, signature);
 }
 
-void Module::verify_update(CK_SESSION_HANDLE handle, std::span<const std::uint8_t> part) {
+void Module::verify_update(CK_SESSION_HANDLE handle, std::optional<std::span<const std::uint8_t>> part) {
     const auto session = state_->session(handle);
+    if (!part) {
+        session->verify.reset();  // a failed update ends the operation, if there was one
+        throw Error(CKR_ARGUMENTS_BAD);
+    }
     if (!session->verify) throw Error(CKR_OPERATION_NOT_INITIALIZED);
-    session->verify->data.update(part);
+    // §5.13: a C_VerifyUpdate that fails ends the verification operation.
+    try {
+        session->verify->data.update(*part);
+    } catch (...) {
+        session->verify.reset();
+        throw;
+    }
 }
 
 void Module::verify_final(CK_SESSION_HANDLE handle, std::span<const std::uint8_t> signature) {

@@ -630,3 +630,20 @@ TEST_CASE("misuse table: every entry point, misused, answers what PKCS#11 2.40 n
     std::printf("misuse: %zu calls\n", total);
     WARN("misuse: " << total << " calls");
 }
+
+TEST_CASE("a C_SignUpdate or C_VerifyUpdate that fails ends its operation (PKCS#11 2.40 §5.11, §5.13)", "[misuse]") {
+    Fixture f;
+    const CK_SESSION_HANDLE s = f.open(auth_slot);
+    f.login(s, auth_pin);
+    const CK_OBJECT_HANDLE key = f.find_one(s, CKO_PRIVATE_KEY, id_auth);
+    CK_MECHANISM mechanism{CKM_SHA256_RSA_PKCS, nullptr, 0};
+    REQUIRE(f.p11->C_SignInit(s, &mechanism, key) == CKR_OK);
+    CHECK(f.p11->C_SignUpdate(s, nullptr, 5) == CKR_ARGUMENTS_BAD);
+    CK_ULONG length = 0;
+    CHECK(f.p11->C_SignFinal(s, nullptr, &length) == CKR_OPERATION_NOT_INITIALIZED);
+    const CK_OBJECT_HANDLE public_key = f.find_one(s, CKO_PUBLIC_KEY, id_auth);
+    REQUIRE(f.p11->C_VerifyInit(s, &mechanism, public_key) == CKR_OK);
+    CHECK(f.p11->C_VerifyUpdate(s, nullptr, 5) == CKR_ARGUMENTS_BAD);
+    Bytes signature(signature_size);
+    CHECK(f.p11->C_VerifyFinal(s, signature.data(), signature_size) == CKR_OPERATION_NOT_INITIALIZED);
+}

@@ -95,3 +95,28 @@ TEST_CASE("config: the error names the item, its place and what is accepted", "[
           "C_Initialize pReserved (p11-kit x-init-reserved): 'just' is not key = value; accepted: key = value "
           "with key one of slots, allow_final_try, always_auth, pss, log (each also as JPKI_PKCS11_<KEY>)");
 }
+
+TEST_CASE("config: misspelt or lower-case variables, keys set twice are errors; a byte-order mark is not",
+          "[token][config]") {
+    const auto rv_of = [](const ConfigSources& sources) -> CK_RV {
+        try {
+            (void)resolve_config(sources);
+            return CKR_OK;
+        } catch (const jpki::token::Error& error) {
+            return error.rv();
+        }
+    };
+    ConfigSources misspelt;
+    misspelt.environment["JPKI_PKCS11_SLOT"] = "sign";
+    CHECK(rv_of(misspelt) == CKR_ARGUMENTS_BAD);
+    ConfigSources lower;
+    lower.environment["jpki_pkcs11_slots"] = "sign";
+    CHECK(rv_of(lower) == CKR_ARGUMENTS_BAD);
+    ConfigSources twice;
+    twice.user_file = "slots = both\nslots = auth\n";
+    CHECK(rv_of(twice) == CKR_ARGUMENTS_BAD);
+    ConfigSources bom;
+    bom.user_file = "\xEF\xBB\xBFslots = sign\n";
+    REQUIRE(rv_of(bom) == CKR_OK);
+    CHECK(resolve_config(bom).slots == SlotProfile::Sign);
+}
