@@ -11,9 +11,24 @@
 
 namespace jpki::api {
 
+// Frees the one instance when the module is unloaded (dlclose, or exit) after C_Finalize, so a
+// host that loads and unloads the module (Firefox's device manager, p11-kit, api_module_tests)
+// leaks nothing per load. Still initialised, or busy, it is left alone: another thread may yet be
+// inside a C_* call, and a forked child's module_ holds its parent's PC/SC handles.
+struct InstanceRelease {
+    Instance* instance;
+    ~InstanceRelease() {
+        std::unique_lock lock(instance->lifetime_, std::try_to_lock);
+        if (!lock.owns_lock() || instance->module_) return;
+        lock.unlock();
+        delete instance;
+    }
+};
+
 Instance& Instance::get() {
-    // The one module instance; constructed on first use, never destroyed before exit.
+    // The one module instance; constructed on first use, never destroyed while initialised.
     static Instance* instance = new Instance();
+    static InstanceRelease release{instance};
     return *instance;
 }
 

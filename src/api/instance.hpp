@@ -31,6 +31,7 @@ public:
     void set_transport_factory(TransportFactory factory);
 
 private:
+    friend struct InstanceRelease;  // frees the instance at unload once finalised (instance.cpp)
     Instance();
     // C_Initialize/C_Finalize take it exclusively, every other call shared: a call never sees
     // a half-built or half-destroyed module. Card I/O does not serialise on it.
