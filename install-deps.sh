@@ -22,6 +22,9 @@ packages=(
     python3-pykcs11 python3-pyscard python3-cryptography  # PC/SC fault, security and thread scenarios (tests/pcsc)
     libreoffice-writer-nogui python3-uno        # LibreOffice signing, headless
     poppler-utils                               # pdfsig: checks the signed PDF
+    # run-tests.sh's checking stages: clang-tidy (tidy), clang with its sanitizer and libFuzzer
+    # runtimes (fuzz); g++'s own ASan/UBSan/TSan runtimes come with build-essential
+    clang-tidy clang libclang-rt-14-dev
 )
 
 missing=()

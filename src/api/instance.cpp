@@ -80,7 +80,9 @@ std::optional<std::string> reserved_string(const void* pointer) {
 }  // namespace
 
 Instance& Instance::get() {
-    // The one module instance; constructed on first use, never destroyed before exit.
+    // The one module instance; constructed on first use, never destroyed: the module is linked
+    // with -z nodelete (it stays loaded, so nothing leaks per dlopen), and the exit handler below
+    // still needs it when the process ends.
     static Instance* instance = new Instance();
     return *instance;
 }

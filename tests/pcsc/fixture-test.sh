@@ -2,7 +2,8 @@
 # Tests of with-vcard.sh itself: the card is reachable through pcscd, COMMAND's exit status
 # comes back, and nothing it started is left running afterwards — after a normal end, after
 # SIGTERM to the script, for a user other than root, and after the control command removed and
-# inserted cards and restarted pcscd. The system's pcscd files stay untouched.
+# inserted cards and restarted pcscd. The private pcscd writes its pid file into the scratch
+# /run, never into the system's /run/pcscd (so a system pcscd, if any, is untouched).
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -24,16 +25,33 @@ assert_nothing_left() {
 }
 record='echo "$WITH_VCARD_PCSCD_PID $WITH_VCARD_VCARD_PID $WITH_VCARD_DIR" >"$0"'
 
-system_pid_before=$(stat -c '%Y %s' /run/pcscd/pcscd.pid 2>/dev/null || echo absent)
+# Where the private pcscd put its pid file, seen while it runs: $0.pids gets the pid read from
+# the scratch /run, then the one read from the system's /run, a line each ("absent": no file).
+pid_files='printf "%s\n" "$(tr -dc 0-9 2>/dev/null <"$WITH_VCARD_DIR/run/pcscd/pcscd.pid" || echo absent)" \
+    "$(tr -dc 0-9 2>/dev/null </run/pcscd/pcscd.pid || echo absent)" >"$0.pids"'
+
+# Asserts that the private pcscd recorded in $1 wrote its pid into the scratch /run and not into
+# the system's. Only our own pcscd's pid is compared: the system's pcscd (or another test's
+# fixture without a namespace) may come and go meanwhile, which is not this fixture's doing.
+assert_private_pid_file() {
+    local record=$1 what=$2 pcscd scratch system
+    read -r pcscd _ <"$record" || return 0   # already reported by assert_nothing_left
+    { read -r scratch && read -r system; } <"$record.pids" || { fail "$what: pid files not recorded"; return; }
+    [ "$scratch" = "$pcscd" ] ||
+        fail "$what: the scratch /run/pcscd/pcscd.pid holds '$scratch', expected the private pcscd's $pcscd"
+    [ "$system" != "$pcscd" ] || fail "$what: the private pcscd ($pcscd) wrote the system's /run/pcscd/pcscd.pid"
+    return 0
+}
 
 # 1. The card answers through pcscd, and COMMAND's status is returned.
-"$with_vcard" -- bash -c "$record"'
+"$with_vcard" -- bash -c "$record; $pid_files"'
     opensc-tool --list-readers | grep -E "Virtual PCD 00 00" | grep -q Yes || exit 90
     opensc-tool --reader "$JPKI_VCARD_READER" --send-apdu 00A4040C0AD392F000260100000001 | grep -q "SW1=0x90" || exit 91
     exit 7' "$work/run1"
 status=$?
 [ "$status" = 7 ] || fail "exit status $status, expected COMMAND's 7 (90: no card in reader, 91: SELECT failed)"
 assert_nothing_left "$work/run1" "normal end"
+assert_private_pid_file "$work/run1" "normal end"
 
 # 2. SIGTERM to the script while COMMAND runs still stops everything.
 "$with_vcard" -- bash -c "$record; sleep 60" "$work/run2" &
@@ -57,10 +75,11 @@ if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1 && command -v runuser >/dev/n
     mkdir "$work/nobody" && chown nobody "$work/nobody"
     if runuser -u nobody -- test -x "$with_vcard" && runuser -u nobody -- test -r "$here/../pki/auth-key.pem"; then
         runuser -u nobody -- env JPKI_BUILD_DIR="${JPKI_BUILD_DIR:-}" \
-            "$with_vcard" -- bash -c "$record; opensc-tool --list-readers | grep -q Yes" "$work/nobody/run4"
+            "$with_vcard" -- bash -c "$record; $pid_files; opensc-tool --list-readers | grep -q Yes" "$work/nobody/run4"
         status=$?
         [ "$status" = 0 ] || fail "as nobody: status $status"
         assert_nothing_left "$work/nobody/run4" "as nobody"
+        assert_private_pid_file "$work/nobody/run4" "as nobody"
     else
         echo "SKIP: the checkout is not readable by nobody; user test not run"
     fi
@@ -97,8 +116,6 @@ while read -r pcscd card1 card2; do
 done <"$work/run5"
 [ -e "$(cat "$work/run5.dir")" ] && fail "control command: scratch folder left behind"
 
-system_pid_after=$(stat -c '%Y %s' /run/pcscd/pcscd.pid 2>/dev/null || echo absent)
-[ "$system_pid_before" = "$system_pid_after" ] || fail "the system's /run/pcscd/pcscd.pid changed"
 
 if [ "$failures" -gt 0 ]; then echo "$failures failure(s)"; exit 1; fi
 echo "PASS: with-vcard.sh fixture"
