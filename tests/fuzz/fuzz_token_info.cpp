@@ -43,6 +43,7 @@ public:
     void begin_transaction() override {}
     void end_transaction() noexcept override {}
     void reconnect() override {}
+    void reset_card() override {}
     [[nodiscard]] Bytes atr() const override { return {0x3B, 0x00}; }
     [[nodiscard]] int reads() const noexcept { return reads_; }
 

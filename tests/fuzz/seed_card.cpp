@@ -26,6 +26,7 @@ public:
     void begin_transaction() override {}
     void end_transaction() noexcept override {}
     void reconnect() override {}
+    void reset_card() override {}
     [[nodiscard]] jpki::Bytes atr() const override { return card_.atr(); }
 
     jpki::Bytes script;
