@@ -63,7 +63,16 @@ void JpkiApplet::recover_from_reset() {
     forget_selection();
     ++security_epoch_;
     ++resets_seen_;
-    connection_.reconnect();
+    // Another program may reset it again while we re-synchronise (SCardReconnect then
+    // SCardStatus): that is the same situation once more, not an I/O failure.
+    for (int attempt = 1;; ++attempt) {
+        try {
+            connection_.reconnect();
+            return;
+        } catch (const transport::CardReset&) {
+            if (attempt == max_reset_attempts) throw;
+        }
+    }
 }
 
 void JpkiApplet::reset_card() {

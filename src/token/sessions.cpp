@@ -77,10 +77,22 @@ void Module::close_all_sessions(CK_SLOT_ID slot) {
 
 CK_SESSION_INFO Module::session_info(CK_SESSION_HANDLE handle) {
     const auto session = state_->session(handle);
-    const bool logged_in = state_->with_card(session->card, [&](InsertedCard& card) {
-        card.notice_reset();
-        return card.logged_in(session->role);
-    });
+    bool logged_in = false;
+    bool reset_pending = false;
+    {
+        std::lock_guard io(session->card->io());
+        logged_in = session->card->logged_in(session->role);
+        reset_pending = session->card->reset_pending();
+    }
+    // Only a logged-in session asks the card whether another program reset it. Not while a
+    // logout's reset is still to be done (nothing is logged in then): NSS polls this call and
+    // must not wait out another program's transaction for it.
+    if (logged_in && !reset_pending) {
+        logged_in = state_->with_card(session->card, [&](InsertedCard& card) {
+            card.notice_reset();
+            return card.logged_in(session->role);
+        });
+    }
     CK_SESSION_INFO info{};
     info.slotID = session->slot;
     info.flags = session->flags;

@@ -186,6 +186,7 @@ public:
     int reconnects = 0;
     int card_resets = 0;
     int resets_at_begin = 0;            // the next n begin_transaction() calls see a reset
+    int resets_at_reconnect = 0;        // the next n reconnect() calls meet yet another reset
     std::string reset_at_command;       // a command starting with this hex meets a reset (once)
     bool removed = false;
 
@@ -225,6 +226,10 @@ public:
     void reconnect() override {
         REQUIRE_FALSE(in_transaction_);
         ++reconnects;
+        if (resets_at_reconnect > 0) {  // another program resets the card again meanwhile
+            --resets_at_reconnect;
+            throw transport::CardReset("reset during reconnect");
+        }
         must_reconnect_ = false;
     }
     void reset_card() override {
@@ -1039,6 +1044,12 @@ TEST_CASE("card reset: reconnect, selection forgotten, epoch moves, free operati
     }
     SECTION("three resets in a row are survived (other programs' logout-resets)") {
         conn.resets_at_begin = 3;
+        CHECK(applet.tries_left(PinRole::Auth) == 3);
+        CHECK(conn.reconnects == 3);
+    }
+    SECTION("another reset while re-synchronising after one is part of the same recovery") {
+        conn.resets_at_begin = 1;
+        conn.resets_at_reconnect = 2;
         CHECK(applet.tries_left(PinRole::Auth) == 3);
         CHECK(conn.reconnects == 3);
     }
