@@ -10,7 +10,6 @@ packages=(
     libssl-dev openssl                          # OpenSSL 3
     p11-kit libp11-kit-dev                      # pkcs11.h and module registration
     catch2                                      # unit tests (Catch2 2.x)
-    clang libclang-rt-14-dev                    # libFuzzer targets (tests/fuzz, JPKI_FUZZ=ON)
     opensc opensc-pkcs11                        # pkcs11-tool, opensc-tool, OpenSC's JPKI driver (fidelity tests)
     util-linux procps diffutils iproute2        # unshare, runuser, kill/ps, cmp, ip (loopback-only namespaces)
     # end-to-end clients (tests/e2e)
