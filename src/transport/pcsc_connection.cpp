@@ -182,15 +182,25 @@ void PcscConnection::reconnect() {
         return;
     }
     // SCARD_LEAVE_CARD: only re-synchronise our handle with the card as it is now; resetting
-    // it again would needlessly clear another program's state. SCardReconnect and SCardStatus
-    // also poll for ever while another program holds a transaction: same bound as begin.
+    // it again would needlessly clear another program's state.
+    reconnect_with(SCARD_LEAVE_CARD, "SCardReconnect");
+}
+
+void PcscConnection::reset_card() {
+    if (!handle_.valid()) ensure_handle();
+    reconnect_with(SCARD_RESET_CARD, "SCardReconnect (reset)");
+}
+
+void PcscConnection::reconnect_with(DWORD disposition, const char* what) {
+    // SCardReconnect and SCardStatus poll for ever while another program holds a transaction:
+    // same bound as begin_transaction().
     DWORD protocol = 0;
     LONG rv = SCARD_S_SUCCESS;
     bool busy = false;
     {
         Watchdog watchdog(handle_.get(), busy_timeout_);
-        rv = SCardReconnect(handle_.get(), SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1,
-                            SCARD_LEAVE_CARD, &protocol);
+        rv = SCardReconnect(handle_.get(), SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1, disposition,
+                            &protocol);
         if (rv == SCARD_S_SUCCESS) {
             protocol_ = protocol;
             try {
@@ -203,30 +213,9 @@ void PcscConnection::reconnect() {
     }
     if (busy) {
         handle_.disconnect();
-        throw_busy("SCardReconnect");
+        throw_busy(what);
     }
-    check_pcsc(rv, "SCardReconnect");
-}
-
-void PcscConnection::reset_card() {
-    if (!handle_.valid()) ensure_handle();
-    // Same bound as reconnect(): another program's transaction makes SCardReconnect poll for ever.
-    DWORD protocol = 0;
-    LONG rv = SCARD_S_SUCCESS;
-    bool busy = false;
-    {
-        Watchdog watchdog(handle_.get(), busy_timeout_);
-        rv = SCardReconnect(handle_.get(), SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1,
-                            SCARD_RESET_CARD, &protocol);
-        busy = watchdog.disarm();
-    }
-    if (busy) {
-        handle_.disconnect();
-        throw_busy("SCardReconnect (reset)");
-    }
-    check_pcsc(rv, "SCardReconnect (reset)");
-    protocol_ = protocol;
-    read_atr();
+    check_pcsc(rv, what);
 }
 
 void PcscConnection::read_atr() {

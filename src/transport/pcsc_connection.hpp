@@ -54,6 +54,10 @@ public:
 
 private:
     void read_atr();
+    // SCardReconnect with `disposition` (leave or reset the card) and the ATR read again, both
+    // bounded by busy_timeout_ (CardBusy, handle dropped, when another program's transaction
+    // outlasts it). `what` names the call in errors.
+    void reconnect_with(DWORD disposition, const char* what);
     // After an exchange failed in a way PC/SC did not call a removal: true when the reader
     // shows no card now or within removal_notice_bound (pcscd polls the reader).
     [[nodiscard]] bool card_left_reader() noexcept;

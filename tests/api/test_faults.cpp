@@ -20,6 +20,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
+// SELECT of the JPKI AP (JPKI-CARD.md "Applications"), as another program sends it.
+const Bytes select_jpki_ap{0x00, 0xA4, 0x04, 0x0C, 0x0A, 0xD3, 0x92, 0xF0, 0x00, 0x26, 0x01, 0x00, 0x00, 0x00, 0x01};
+
 // What another local program gets when it asks the card to sign with the key of `key_ef`
 // without presenting any PIN: SELECT JPKI AP, SELECT key EF, COMPUTE DIGITAL SIGNATURE. "9000"
 // means the card signed for anyone.
@@ -31,8 +34,7 @@ std::string sign_without_pin(Fixture& f, std::uint16_t key_ef, std::size_t reade
         std::snprintf(text, sizeof text, "%02X%02X", response[response.size() - 2], response.back());
         return std::string(text);
     };
-    const Bytes select_ap{0x00, 0xA4, 0x04, 0x0C, 0x0A, 0xD3, 0x92, 0xF0, 0x00, 0x26, 0x01, 0x00, 0x00, 0x00, 0x01};
-    REQUIRE(sw(connection->transmit(select_ap)) == "9000");
+    REQUIRE(sw(connection->transmit(select_jpki_ap)) == "9000");
     const Bytes select_key{0x00, 0xA4, 0x02, 0x0C, 0x02, static_cast<std::uint8_t>(key_ef >> 8),
                            static_cast<std::uint8_t>(key_ef)};
     REQUIRE(sw(connection->transmit(select_key)) == "9000");
@@ -304,7 +306,7 @@ TEST_CASE("C_GetTokenInfo shows tries another program spent within seconds", "[f
         // Another program: a wrong PIN, one try spent.
         auto connection = f.readers().connect(f.reader());
         jpki::transport::Transaction transaction(*connection);
-        connection->transmit(Bytes{0x00, 0xA4, 0x04, 0x0C, 0x0A, 0xD3, 0x92, 0xF0, 0x00, 0x26, 0x01, 0x00, 0x00, 0x00, 0x01});
+        connection->transmit(select_jpki_ap);
         connection->transmit(Bytes{0x00, 0xA4, 0x02, 0x0C, 0x02, 0x00, 0x18});
         const Bytes answer = connection->transmit(Bytes{0x00, 0x20, 0x00, 0x80, 0x04, '9', '9', '9', '9'});
         REQUIRE(answer == Bytes{0x63, 0xC2});
