@@ -264,8 +264,13 @@ exec 4<>"$dir/ctl.fifo"
 exec 3<&0
 "$@" <&3 3<&- 4<&- &
 command_pid=$!
+# From here a signal only sets a flag, acted on between requests: bash 5.2 can crash (seen: a
+# segfault under SIGTERM, pcscd left running) when a trap exits the shell from inside `read -t`.
+pending_signal=""
+trap 'pending_signal=130' INT
+trap 'pending_signal=143' TERM
 # Serve control requests while COMMAND runs: "REPLY_FIFO ACTION [ARG]" per line.
-while kill -0 "$command_pid" 2>/dev/null; do
+while [ -z "$pending_signal" ] && kill -0 "$command_pid" 2>/dev/null; do
     IFS=' ' read -r -t 0.2 -u 4 reply action arg || continue
     # In this shell, not a $(...) subshell: the processes it starts must be ours, and the PIDs kept.
     ctl_handle "$action" "$arg" >"$dir/ctl.answer" 2>&1
@@ -273,7 +278,9 @@ while kill -0 "$command_pid" 2>/dev/null; do
     verbose "control: $action $arg -> ${answer:-no answer}"
     [ -p "$reply" ] && printf '%s\n' "${answer:-error: no answer}" >"$reply"
 done
+[ -n "$pending_signal" ] && on_signal "$pending_signal"
 wait "$command_pid"
 status=$?
+[ -n "$pending_signal" ] && on_signal "$pending_signal"  # a signal during the wait
 command_pid=""
 exit "$status"
