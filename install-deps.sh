@@ -10,6 +10,8 @@ packages=(
     libssl-dev openssl                          # OpenSSL 3
     p11-kit libp11-kit-dev                      # pkcs11.h and module registration
     catch2                                      # unit tests (Catch2 2.x)
+    nlohmann-json3-dev gettext                  # the jpki command: --json output; msgfmt for its Japanese messages
+    locales                                     # ja_JP.UTF-8, so the tests can check the jpki command's Japanese
     opensc opensc-pkcs11                        # pkcs11-tool, opensc-tool, OpenSC's JPKI driver (fidelity tests)
     util-linux procps diffutils iproute2        # unshare, runuser, kill/ps, cmp, ip (loopback-only namespaces)
     # end-to-end clients (tests/e2e)
@@ -26,18 +28,30 @@ packages=(
     clang-tidy clang libclang-rt-14-dev
 )
 
+# The jpki command's tests run it in Japanese as well; glibc translates only under a locale that
+# exists on the machine.
+ensure_japanese_locale() {
+    locale -a 2>/dev/null | grep -qi '^ja_JP\.utf-\?8$' && return 0
+    echo "install-deps: generating the ja_JP.UTF-8 locale (the jpki command's tests use it)"
+    "${as_root[@]}" sed -i 's/^# *\(ja_JP.UTF-8 UTF-8\)/\1/' /etc/locale.gen
+    grep -q '^ja_JP.UTF-8 UTF-8' /etc/locale.gen || echo 'ja_JP.UTF-8 UTF-8' | "${as_root[@]}" tee -a /etc/locale.gen >/dev/null
+    "${as_root[@]}" locale-gen >/dev/null
+}
+
+as_root=()
+if [ "$(id -u)" != 0 ]; then as_root=(sudo); fi
+
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' ||
         missing+=("$package")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+if [ ${#missing[@]} -eq 0 ]; then ensure_japanese_locale; exit 0; fi
 
-as_root=()
 if [ "$(id -u)" != 0 ]; then
     command -v sudo >/dev/null || { echo "install-deps: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
-    as_root=(sudo)
 fi
 echo "install-deps: installing ${missing[*]}"
 "${as_root[@]}" apt-get update -q
 "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+ensure_japanese_locale

@@ -1,0 +1,148 @@
+// Readers, cards and failure messages for the `jpki` command (card_access.hpp).
+#include "cli/card_access.hpp"
+
+#include "card/errors.hpp"
+#include "cli/i18n.hpp"
+#include "crypto/error.hpp"
+#include "transport/pcsc.hpp"
+
+#include <algorithm>
+#include <filesystem>
+
+namespace jpki::cli {
+
+OpenCard::OpenCard(std::string reader, std::unique_ptr<transport::Connection> connection, card::CardInfo info)
+    : reader_(std::move(reader)), applet_(std::move(connection)), info_(std::move(info)) {}
+
+OpenCard::~OpenCard() {
+    if (!pin_sent_) return;
+    try {
+        applet_.reset_card();
+    } catch (...) {
+        // The card left the reader or pcscd went away: either way its login is gone with it.
+    }
+}
+
+void OpenCard::verify(card::PinRole role, const SecureBytes& pin, const card::TriesCheck& check) {
+    // Set before the call: a VERIFY that went out and then failed in transport still may have
+    // been verified by the card.
+    pin_sent_ = true;
+    applet_.verify(role, pin, check);
+}
+
+void OpenCard::change_pin(card::PinRole role, const SecureBytes& old_pin, const SecureBytes& new_pin,
+                          const card::TriesCheck& check) {
+    pin_sent_ = true;
+    applet_.change_pin(role, old_pin, new_pin, check);
+}
+
+CardAccess::CardAccess() : transport_(std::make_unique<transport::PcscTransport>()) {}
+
+CardAccess::CardAccess(std::unique_ptr<transport::Transport> transport) : transport_(std::move(transport)) {}
+
+std::vector<transport::ReaderStatus> CardAccess::readers() {
+    try {
+        return transport_->readers();
+    } catch (const transport::ServiceUnavailable&) {
+        throw CliError(ExitCode::NoCard, msg(tr("The smart card service (pcscd) is not running.\n  Fix: {}"), pcscd_fix()));
+    }
+}
+
+std::unique_ptr<OpenCard> CardAccess::try_open(const std::string& reader) {
+    std::unique_ptr<transport::Connection> connection;
+    try {
+        connection = transport_->connect(reader);
+    } catch (const transport::CardRemoved&) {
+        return nullptr;
+    }
+    card::JpkiApplet applet(*connection);
+    auto info = applet.probe();
+    if (!info) return nullptr;
+    return std::make_unique<OpenCard>(reader, std::move(connection), std::move(*info));
+}
+
+std::unique_ptr<OpenCard> CardAccess::open(const std::optional<std::string>& reader) {
+    const auto all = readers();
+    if (all.empty())
+        throw CliError(ExitCode::NoCard,
+                       tr("No smart card reader found. Connect the reader (for a USB reader: plug it in, "
+                          "then check `lsusb`); `jpki doctor` shows what pcscd sees."));
+    if (reader) {
+        const auto it = std::find_if(all.begin(), all.end(), [&](const auto& r) { return r.name == *reader; });
+        if (it == all.end()) {
+            std::string names;
+            for (const auto& r : all) names += "\n  " + r.name;
+            throw CliError(ExitCode::NoCard, msg(tr("No reader named '{}'. Readers:{}"), *reader, names));
+        }
+        if (!it->card_present)
+            throw CliError(ExitCode::NoCard, msg(tr("No card in reader '{}'. Insert your My Number Card."), *reader));
+        auto card = try_open(*reader);
+        if (!card)
+            throw CliError(ExitCode::NoCard,
+                           msg(tr("The card in reader '{}' is not a My Number Card (it has no JPKI application)."), *reader));
+        return card;
+    }
+    std::vector<std::string> with_card;
+    for (const auto& r : all)
+        if (r.card_present) with_card.push_back(r.name);
+    if (with_card.empty()) throw CliError(ExitCode::NoCard, tr("No card in the reader. Insert your My Number Card."));
+    std::vector<std::unique_ptr<OpenCard>> cards;
+    for (const auto& name : with_card)
+        if (auto card = try_open(name)) cards.push_back(std::move(card));
+    if (cards.empty())
+        throw CliError(ExitCode::NoCard, tr("The card in the reader is not a My Number Card (it has no JPKI application)."));
+    if (cards.size() > 1) {
+        std::string names;
+        for (const auto& c : cards) names += "\n  " + c->reader();
+        throw CliError(ExitCode::Usage, msg(tr("Several My Number Cards are inserted; choose one with --reader NAME:{}"), names));
+    }
+    return std::move(cards.front());
+}
+
+std::string pcscd_fix() {
+    const bool installed = std::filesystem::exists("/usr/sbin/pcscd");
+    return installed ? "sudo systemctl start pcscd.socket" : "sudo apt install pcscd";
+}
+
+std::pair<ExitCode, std::string> describe_failure(const std::exception_ptr& failure) {
+    try {
+        std::rethrow_exception(failure);
+    } catch (const CliError& e) {
+        return {e.code(), e.what()};
+    } catch (const card::CardError& e) {
+        using Kind = card::CardError::Kind;
+        switch (e.kind()) {
+        case Kind::PinIncorrect:
+            return {ExitCode::PinIncorrect,
+                    msg(ntr("Wrong PIN. {} try left before the PIN locks.", "Wrong PIN. {} tries left before the PIN locks.",
+                            static_cast<unsigned long>(e.tries_left())),
+                        e.tries_left())};
+        case Kind::PinLocked:
+            return {ExitCode::PinLocked,
+                    tr("The PIN is locked. Only your city office can unlock it: bring the card and an identity document.")};
+        case Kind::PinLengthOutOfRange:
+        case Kind::PinInvalidCharacter:
+            return {ExitCode::Usage, tr("The PIN does not have the right format (nothing was sent to the card).")};
+        case Kind::SecurityStateLost:
+            return {ExitCode::Failure, tr("Another program reset the card during the operation. Try again.")};
+        case Kind::SecurityStatusNotSatisfied:
+            return {ExitCode::Failure, tr("The card refused: the PIN is not verified.")};
+        default:
+            return {ExitCode::Failure, msg(tr("The card answered with an error: {}"), e.what())};
+        }
+    } catch (const transport::CardRemoved&) {
+        return {ExitCode::NoCard, tr("The card was removed from the reader.")};
+    } catch (const transport::CardBusy&) {
+        return {ExitCode::Failure, tr("Another program is using the card. Close it (or wait) and try again.")};
+    } catch (const transport::ServiceUnavailable&) {
+        return {ExitCode::NoCard, msg(tr("The smart card service (pcscd) is not running.\n  Fix: {}"), pcscd_fix())};
+    } catch (const transport::Error& e) {
+        return {ExitCode::Failure, msg(tr("Could not talk to the card: {}"), e.what())};
+    } catch (const crypto::Error& e) {
+        return {ExitCode::Failure, msg(tr("Cryptographic error: {}"), e.what())};
+    } catch (const std::exception& e) {
+        return {ExitCode::Failure, msg(tr("Error: {}"), e.what())};
+    }
+}
+
+}  // namespace jpki::cli

@@ -1,0 +1,12 @@
+// `jpki doctor` (issue 8). Placeholder until its helper lands.
+#include "cli/cli.hpp"
+#include "cli/i18n.hpp"
+
+namespace jpki::cli {
+
+int run_doctor(const std::vector<std::string>& words) {
+    (void)words;
+    throw CliError(ExitCode::Failure, "jpki doctor: not implemented yet");
+}
+
+}  // namespace jpki::cli

@@ -1,0 +1,12 @@
+// `jpki pin` (issue 8). Placeholder until its helper lands.
+#include "cli/cli.hpp"
+#include "cli/i18n.hpp"
+
+namespace jpki::cli {
+
+int run_pin(const std::vector<std::string>& words) {
+    (void)words;
+    throw CliError(ExitCode::Failure, "jpki pin: not implemented yet");
+}
+
+}  // namespace jpki::cli
