@@ -2,7 +2,9 @@
 #include "cli/card_access.hpp"
 
 #include "card/errors.hpp"
+#include "card/pin_policy.hpp"
 #include "cli/i18n.hpp"
+#include "cli/terminal.hpp"
 #include "crypto/error.hpp"
 #include "transport/pcsc.hpp"
 
@@ -97,6 +99,41 @@ std::unique_ptr<OpenCard> CardAccess::open(const std::optional<std::string>& rea
         throw CliError(ExitCode::Usage, msg(tr("Several My Number Cards are inserted; choose one with --reader NAME:{}"), names));
     }
     return std::move(cards.front());
+}
+
+SecureBytes read_pin(card::PinRole role, const std::string& prompt) {
+    SecureBytes pin = read_secret(prompt);
+    switch (card::check_pin(role, pin.view())) {
+    case card::PinCheck::Ok:
+        return pin;
+    case card::PinCheck::LengthOutOfRange:
+    case card::PinCheck::InvalidCharacter:
+        break;
+    }
+    throw CliError(ExitCode::Usage,
+                   role == card::PinRole::Auth
+                       ? tr("The authentication PIN is exactly 4 digits. Nothing was sent to the card.")
+                       : tr("The signature password is 6 to 16 characters: capital letters A-Z and digits. "
+                            "Nothing was sent to the card."));
+}
+
+card::TriesCheck final_try_guard(card::PinRole role) {
+    return [role](int tries_left) {
+        if (tries_left <= 0)
+            throw CliError(ExitCode::PinLocked,
+                           msg(tr("The {} is locked. Only your city office can unlock it: bring the card and an "
+                                  "identity document."),
+                               pin_name(role)));
+        if (tries_left == 1)
+            throw CliError(ExitCode::PinLocked,
+                           msg(tr("The {0} has only 1 try left, so nothing was sent to the card: a wrong entry "
+                                  "would lock it. If you are sure of it, use 'jpki pin verify {1}'."),
+                               pin_name(role), role == card::PinRole::Auth ? "auth" : "sign"));
+    };
+}
+
+std::string pin_name(card::PinRole role) {
+    return role == card::PinRole::Auth ? tr("authentication PIN") : tr("signature password");
 }
 
 std::string pcscd_fix() {

@@ -69,6 +69,20 @@ private:
     std::unique_ptr<transport::Transport> transport_;
 };
 
+// Reads a PIN (terminal without echo, or a line of stdin) and checks its format before anything
+// reaches a card: CliError(Usage) naming the rule ("4 digits"; "6 to 16 letters A-Z and digits")
+// when it breaks it. `prompt` is shown on a terminal only.
+[[nodiscard]] SecureBytes read_pin(card::PinRole role, const std::string& prompt);
+
+// The final-try guard for every operation that sends a PIN on its own (status --sign, sign):
+// a TriesCheck that refuses the VERIFY when the card has one try left (CliError(PinLocked),
+// pointing to `jpki pin verify`, the deliberate way) or none (CliError(PinLocked), city office).
+// DESIGN.md §3 "Login": an application must never burn the last try.
+[[nodiscard]] card::TriesCheck final_try_guard(card::PinRole role);
+
+// The PIN's name for messages: "authentication PIN" / "signature password" (translated).
+[[nodiscard]] std::string pin_name(card::PinRole role);
+
 // What an exception from the card, transport or crypto layer means for the holder: exit code and
 // a translated message (with the fixing command where there is one). Used by main() for anything
 // a subcommand lets through.

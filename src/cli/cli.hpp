@@ -38,7 +38,10 @@ private:
 // Where the installed data lives, found relative to the program (bin/jpki -> share/...), so the
 // build tree and /usr work alike.
 struct DataPaths {
-    std::filesystem::path ca_dir;      // share/jpki-pkcs11/jpki-ca: J-LIS CA certificates (*.pem)
+    // share/jpki-pkcs11/jpki-ca: the J-LIS CA certificates, one PEM per file named
+    // <auth|sign>_ca_<generation>.pem (auth_ca_2015.pem, sign_ca_2023.pem, ...). The environment
+    // variable JPKI_CA_DIR replaces the folder (tests use the test PKI's CAs that way).
+    std::filesystem::path ca_dir;
     std::filesystem::path locale_dir;  // share/locale
 };
 [[nodiscard]] const DataPaths& data_paths();

@@ -8,6 +8,7 @@
 
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <string>
 #include <string_view>
@@ -77,7 +78,10 @@ const DataPaths& data_paths() {
         std::error_code ignored;
         std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ignored);
         const std::filesystem::path share = exe.parent_path().parent_path() / "share";
-        return DataPaths{share / "jpki-pkcs11" / "jpki-ca", share / "locale"};
+        DataPaths found{share / "jpki-pkcs11" / "jpki-ca", share / "locale"};
+        // Another CA hierarchy (the test PKI's, a future generation's) in place of the shipped one.
+        if (const char* ca_dir = std::getenv("JPKI_CA_DIR"); ca_dir != nullptr && *ca_dir != '\0') found.ca_dir = ca_dir;
+        return found;
     }();
     return paths;
 }
