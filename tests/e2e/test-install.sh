@@ -7,6 +7,7 @@
 # - another --prefix moves both along with it;
 # - the installed module file's module: line names the installed module (relative names resolve
 #   against p11_module_path, as p11-kit does);
+# - jpki lands in bin/, its CA certificates and messages in share/, where it finds them;
 # - the staged tree, put in place of p11-kit's two folders (private mount namespace), is what the
 #   system's p11-kit loads: `p11-kit list-modules` and pkcs11-tool through p11-kit-proxy.so show
 #   both tokens of the virtual card.
@@ -27,6 +28,18 @@ cmp -s "$so" "$module_so" || fail "the installed jpki-pkcs11.so differs from the
 cmp -s "$conf" "$repo/module/jpki-pkcs11.module" || fail "the installed jpki-pkcs11.module differs from module/'s"
 perm=$(stat -c %a "$so")
 (( 8#$perm & 8#004 )) || fail "the installed module must be readable by all (mode $perm)"
+
+# The jpki command with its data where it finds it, relative to itself (bin/ -> share/): the J-LIS
+# CA certificates and the Japanese messages (its --help in Japanese proves the catalogue is found).
+jpki_bin=$stage$p11kit_prefix/bin/jpki
+[ -x "$jpki_bin" ] || fail "jpki is not installed in $p11kit_prefix/bin"
+for ca in auth_ca_2015 auth_ca_2023 sign_ca_2015 sign_ca_2023; do
+    [ -f "$stage$p11kit_prefix/share/jpki-pkcs11/jpki-ca/$ca.pem" ] || fail "$ca.pem is not installed in share/jpki-pkcs11/jpki-ca"
+done
+[ -f "$stage$p11kit_prefix/share/locale/ja/LC_MESSAGES/jpki.mo" ] || fail "jpki.mo is not installed in share/locale/ja/LC_MESSAGES"
+LC_ALL=ja_JP.UTF-8 "$jpki_bin" --help | grep -qx 'コマンド:' ||
+    fail "the installed jpki does not find its Japanese messages"
+cmp -s "$jpki_bin" "$build/bin/jpki" || fail "the installed jpki differs from the built one"
 
 # The module file's module: line resolves to the installed module.
 target=$(sed -n 's/^module: *//p' "$conf")
@@ -74,4 +87,4 @@ if [ -r "$p11kit_proxy" ]; then
     [ "$(grep -c 'token manufacturer *: J-LIS$' "$work/proxy.txt")" = 2 ] ||
         fail "p11-kit-proxy.so does not show the installed module's two tokens"
 fi
-echo "PASS: cmake --install puts the module and its registration where p11-kit loads them"
+echo "PASS: cmake --install puts the module and its registration where p11-kit loads them, and jpki with its data"
