@@ -205,6 +205,8 @@ int run_sign(const std::vector<std::string>& words) {
     std::optional<Bytes> certificate_der;
     // The authentication certificate is free to read; the signing one only after the password.
     if (role == card::PinRole::Auth) certificate_der = card->applet().read_certificate(card::ef::auth_certificate);
+    // Refused before the PIN is typed at 1 try left or locked; checked again right before the VERIFY.
+    final_try_guard(role)(card->applet().tries_left(role));
     const SecureBytes pin = read_pin(role, msg(tr("{}: "), pin_name(role)));
 
     crypto::Context context;

@@ -11,7 +11,7 @@
 // API is deprecated in 3.0, hence OPENSSL_SUPPRESS_DEPRECATED in this one file (before any
 // OpenSSL header). If a later OpenSSL drops it, the provider is the replacement; the interface
 // (DigestInfoSigner) stays.
-#define OPENSSL_SUPPRESS_DEPRECATED  // NOLINT(cppcoreguidelines-macro-usage): see above
+#define OPENSSL_SUPPRESS_DEPRECATED  // RSA_METHOD: see above
 
 #include "crypto/cms.hpp"
 
