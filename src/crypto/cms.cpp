@@ -184,6 +184,17 @@ Bytes cms_sign_detached(Context& context, ByteView content, const Certificate& s
         }
         throw Error("CMS signing");
     }
+    // The signer's answer checked against the certificate before anyone sees the result: a card
+    // whose key does not belong to the certificate read from it (or a signature of the wrong key
+    // EF) must not produce a .p7s that fails for its recipient only.
+    {
+        const ossl::Bio again(BIO_new_mem_buf(content.data(), checked_length(content.size(), "content")));
+        const Store no_anchors(X509_STORE_new());
+        if (!again || !no_anchors) throw Error("allocating the CMS self-check");
+        if (CMS_verify(cms.get(), nullptr, no_anchors.get(), again.get(), nullptr,
+                       CMS_BINARY | CMS_NO_SIGNER_CERT_VERIFY) != 1)
+            throw Error("CMS signing: the signature does not verify with the signer certificate's public key");
+    }
     const int length = i2d_CMS_ContentInfo(cms.get(), nullptr);
     if (length <= 0) throw Error("i2d_CMS_ContentInfo");
     Bytes der(static_cast<std::size_t>(length));

@@ -25,8 +25,9 @@ using DigestInfoSigner = std::function<Bytes(ByteView digest_info)>;
 
 // A detached SignedData over `content`, DER: SHA-256, rsaEncryption, signed attributes
 // contentType (id-data), messageDigest and signingTime (now), `signer`'s certificate included,
-// no content. `sign` is called once. Throws crypto::Error when the signature does not fit the
-// certificate's key size or OpenSSL refuses; whatever `sign` throws passes through.
+// no content. `sign` is called once; its signature is verified with the certificate's public key
+// before the result is returned. Throws crypto::Error when the signature has the wrong length or
+// does not verify, or OpenSSL refuses; whatever `sign` throws passes through.
 [[nodiscard]] Bytes cms_sign_detached(Context& context, ByteView content, const Certificate& signer,
                                       const DigestInfoSigner& sign);
 

@@ -132,12 +132,12 @@ TEST_CASE("crypto: CMS verification failures", "[crypto][cms]") {
         CHECK(cms_verify_detached(context, content, bytes_of("not a signature"), ca("sign-ca.der")).outcome ==
               CmsVerification::Outcome::Corrupt);
     }
-    SECTION("a signature by another key") {
-        // The card holding a key that does not belong to the certificate read from it.
-        int other_calls = 0;
-        const Bytes wrong = cms_sign_detached(context, content, signer, software_signer("auth-key.pem", &other_calls));
-        CHECK(cms_verify_detached(context, content, wrong, ca("sign-ca.der")).outcome ==
-              CmsVerification::Outcome::ContentMismatch);
+    SECTION("a damaged signature value") {
+        // The last bytes of the DER are the end of the RSA signature (no unsigned attributes).
+        Bytes damaged = p7s;
+        damaged.back() ^= 0x01;
+        const auto result = cms_verify_detached(context, content, damaged, ca("sign-ca.der"));
+        CHECK(result.outcome == CmsVerification::Outcome::ContentMismatch);
     }
     CHECK(ERR_peek_error() == 0);
 }
@@ -150,6 +150,13 @@ TEST_CASE("crypto: CMS signer callback failures reach the caller", "[crypto][cms
         const DigestInfoSigner refusing = [](ByteView) -> Bytes { throw std::domain_error("card removed"); };
         CHECK_THROWS_MATCHES(cms_sign_detached(context, content, signer, refusing), std::domain_error,
                              Catch::Matchers::Message("card removed"));
+    }
+    SECTION("a signature by a key that is not the certificate's is never returned") {
+        // A card whose key does not belong to the certificate read from it.
+        int calls = 0;
+        CHECK_THROWS_WITH(cms_sign_detached(context, content, signer, software_signer("auth-key.pem", &calls)),
+                          Catch::Matchers::Contains("does not verify with the signer certificate's public key"));
+        CHECK(calls == 1);
     }
     SECTION("a signature of the wrong length") {
         const DigestInfoSigner short_one = [](ByteView) { return Bytes(16, 0x01); };
