@@ -87,6 +87,8 @@ int change(const std::vector<std::string>& words) {
     if (role == card::PinRole::Sign && has_lower_case(new_pin))
         std::printf("%s\n", tr("Lower-case letters count as capitals: your new signature password is what you "
                                "typed, in capital letters."));
+    else if (role == card::PinRole::Sign && has_lower_case(old_pin))
+        std::printf("%s\n", tr("Lower-case letters count as capitals: the card took your entry in capital letters."));
     return 0;
 }
 

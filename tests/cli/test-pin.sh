@@ -66,7 +66,11 @@ change-sign-lowercase-en)
     run_jpki en pin verify sign <<<'NEWPASS9'; expect_rc 0
     expect_line out "The signature password is correct (5 tries available)."
     run_jpki en pin verify sign <<<'newpass9'; expect_rc 0
-    expect_line out "Lower-case letters count as capitals: the card took your entry in capital letters." ;;
+    expect_line out "Lower-case letters count as capitals: the card took your entry in capital letters."
+    run_jpki en pin change sign <<<$'newpass9\nOTHER77\nOTHER77'; expect_rc 0   # only the current one in lower case
+    expect_line out "Lower-case letters count as capitals: the card took your entry in capital letters."
+    run_jpki en pin change sign <<<$'OTHER77\nLAST88\nLAST88'; expect_rc 0
+    expect_no_text out "Lower-case" ;;
 change-mismatch-en)
     run_jpki en pin change auth <<<$'1234\n5678\n5679'; expect_rc 2
     expect_line err "The two entries of the new PIN differ. Nothing was sent to the card." ;;
