@@ -54,6 +54,9 @@ struct CardReport {
     PinReport auth_pin;
     PinReport sign_pin;
     std::vector<Warning> warnings;
+    // --sign refused by the final-try guard (1 try left, or locked): the rest is still shown, then
+    // this message, and the guard's exit code.
+    std::optional<CliError> sign_refused;
 };
 
 struct ReaderReport {
@@ -143,7 +146,14 @@ CardReport examine(std::unique_ptr<OpenCard> card, const Options& options, crypt
 
     if (options.sign && report.sign.present) {
         const auto guard = final_try_guard(PinRole::Sign);
-        guard(*report.sign_pin.tries_left);
+        try {
+            guard(*report.sign_pin.tries_left);
+        } catch (const CliError& refused) {
+            report.sign_refused = refused;
+        }
+    }
+    if (options.sign && report.sign.present && !report.sign_refused) {
+        const auto guard = final_try_guard(PinRole::Sign);
         const SecureBytes pin = read_pin(PinRole::Sign, msg(tr("{}: "), pin_name(PinRole::Sign)));
         card->verify(PinRole::Sign, pin, guard);
         report.sign_pin.tries_left = card::pin_rules(PinRole::Sign).max_tries;  // a good VERIFY refills it
@@ -364,6 +374,14 @@ int run_status(const std::vector<std::string>& words) {
         std::cout << to_json(readers, attention).dump(2) << '\n';
     } else {
         print_human(readers);
+    }
+    for (const auto& r : readers) {
+        if (r.card && r.card->sign_refused) {
+            std::cout.flush();
+            std::fflush(stdout);
+            std::fprintf(stderr, "%s\n", r.card->sign_refused->what());
+            return static_cast<int>(r.card->sign_refused->code());
+        }
     }
     return static_cast<int>(attention ? ExitCode::Attention : ExitCode::Ok);
 }
