@@ -356,6 +356,7 @@ int run_status(const std::vector<std::string>& words) {
         const auto all = access.readers();
         if (all.empty()) (void)access.open(std::nullopt);  // throws: no reader, with the fix
         std::vector<std::pair<std::string, std::unique_ptr<OpenCard>>> cards;
+        cards.reserve(all.size());
         for (const auto& r : all) cards.emplace_back(r.name, r.card_present ? access.try_open(r.name) : nullptr);
         const auto my_number_cards = std::count_if(cards.begin(), cards.end(), [](const auto& c) { return c.second != nullptr; });
         // Throws the reason (no card, not a My Number Card) or, for --sign, "choose one with --reader".
