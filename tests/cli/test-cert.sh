@@ -8,7 +8,7 @@ source "$(dirname "$0")/pki-variants.sh"
 cases=(export-pem export-der-file-en export-der-file-ja export-sign export-der-terminal-en
        export-der-terminal-ja export-no-sign-cert-en export-no-sign-cert-ja export-bad-name-en
        export-bad-name-ja verify-test-cas-en verify-test-cas-ja verify-shipped-cas-en
-       verify-shipped-cas-ja verify-sign verify-expired-en verify-expired-ja verify-no-sign-cert)
+       verify-shipped-cas-ja verify-sign verify-expired-en verify-expired-ja verify-no-sign-cert help-en help-ja)
 [ "${1:-}" = --list ] && { printf '%s\n' "${cases[@]}"; exit 0; }
 
 # One scratch folder for the outer run and the case it runs inside with-vcard.sh.
@@ -64,6 +64,14 @@ export-der-terminal-en|export-der-terminal-ja)
     else
         expect_line out "DER（バイナリ）は端末に出力しません。-o ファイル を指定するか、出力をリダイレクトするか、--pem を使ってください。"
     fi ;;
+help-en)
+    run_jpki en cert --help; expect_rc 0
+    expect_line out "Usage: jpki cert export auth|sign|auth-ca|sign-ca [--pem|--der] [-o FILE] [--reader NAME]"
+    expect_line out "        Offline: revocation is not checked. Exit code 7 when something does not verify." ;;
+help-ja)
+    run_jpki ja cert --help; expect_rc 0
+    expect_line out "使い方: jpki cert export auth|sign|auth-ca|sign-ca [--pem|--der] [-o ファイル] [--reader 名前]"
+    expect_line out "        オフラインで確認するため、失効は確認しません。検証に失敗したときは終了コード 7 です。" ;;
 export-bad-name-en)
     run_jpki en cert export root; expect_rc 2
     expect_line err "jpki cert: unknown certificate 'root' (one of: auth, sign, auth-ca, sign-ca)" ;;

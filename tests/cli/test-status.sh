@@ -12,7 +12,7 @@ cases=(normal-en normal-ja unknown-issuer renewal-en renewal-ja renewal-month-en
        auth-one-try-en auth-one-try-ja sign-one-try-en sign-one-try-ja locked-en locked-ja
        no-sign-cert-en no-sign-cert-ja no-reader-en no-reader-ja no-pcscd-en no-pcscd-ja
        json json-attention json-sign sign-en sign-ja sign-malformed sign-wrong-en sign-wrong-ja
-       sign-last-try-refused)
+       sign-last-try-refused renewal-sign reader-option help-en help-ja)
 [ "${1:-}" = --list ] && { printf '%s\n' "${cases[@]}"; exit 0; }
 
 # One scratch folder for the outer run and the case it runs inside with-vcard.sh (the trace file).
@@ -61,6 +61,18 @@ normal-en|normal-ja|unknown-issuer|auth-one-try-en|auth-one-try-ja|no-reader-en|
 renewal-en|renewal-ja)
     pki_expiring_on "$scratch/pki" "$(japan_days_from_today 30)" || exit 1
     in_vcard "$1" --pki-dir "$scratch/pki" ;;
+renewal-sign)
+    pki_expiring_on "$scratch/pki" "$(japan_days_from_today 30)" || exit 1
+    in_vcard "$1" --pki-dir "$scratch/pki" ;;
+reader-option) in_vcard "$1" ;;
+help-en)
+    run_jpki en status --help; expect_rc 0
+    expect_line out "Usage: jpki status [--reader NAME] [--json] [--sign]"
+    expect_line out "  --json         the same facts as JSON (for scripts)" ;;
+help-ja)
+    run_jpki ja status --help; expect_rc 0
+    expect_line out "使い方: jpki status [--reader 名前] [--json] [--sign]"
+    expect_line out "  --json         同じ内容を JSON で出力します（スクリプト向け）" ;;
 renewal-month-end)
     pki_expiring_on "$scratch/pki" 2031-05-31 || exit 1
     in_vcard "$1" --pki-dir "$scratch/pki" ;;
@@ -127,6 +139,25 @@ sign-last-try-refused) in_vcard "$1" --sign-tries 1 --trace "$scratch/trace" ;;
     expect_line out "$(jrow 更新 "$(ja_date "$(renewal_from "$day")")から更新できます。市区町村の窓口で手続きしてください")"
     expect_line out "  注意"
     expect_line out "    ! 利用者証明用電子証明書の有効期限は$(ja_date "$day")です（残り30日）。市区町村の窓口で更新の手続きができます（カードと本人確認書類をお持ちください）。" ;;
+@renewal-sign)
+    # The signing certificate's warnings, with the note that it also ends on a change of name or address.
+    day=$(japan_days_from_today 30)
+    with_input() { "$1" "$JPKI" status --sign <<<"ABC123" >"$WITH_VCARD_DIR/out" 2>"$WITH_VCARD_DIR/err"; rc=$?
+                   out=$(cat "$WITH_VCARD_DIR/out") err=$(cat "$WITH_VCARD_DIR/err"); }
+    with_input en; expect_rc 6
+    expect_line out "    ! The signing certificate expires on $day (30 days left). You can renew it now at your city office (bring the card and an identity document)."
+    expect_line out "    ! The signing certificate also ends when your name or address changes (moving, marriage); the city office issues a new one then."
+    with_input ja; expect_rc 6
+    expect_line out "    ! 署名用電子証明書の有効期限は$(ja_date "$day")です（残り30日）。市区町村の窓口で更新の手続きができます（カードと本人確認書類をお持ちください）。"
+    expect_line out "    ! 署名用電子証明書は、引っ越しや結婚などで氏名・住所が変わったときにも失効します。そのときは市区町村の窓口で新しく発行を受けてください。" ;;
+@reader-option)
+    run_jpki en status --reader "$JPKI_VCARD_READER"; expect_rc 0
+    expect_line out "Reader: $JPKI_VCARD_READER"
+    expect_no_text out "Virtual PCD 00 01"
+    run_jpki en status --reader "No Such Reader"; expect_rc 3
+    expect_line err "No reader named 'No Such Reader'. Readers:"
+    run_jpki ja status --reader "No Such Reader"; expect_rc 3
+    expect_line err "'No Such Reader' という名前のカードリーダーはありません。カードリーダー:" ;;
 @renewal-month-end)
     # Three calendar months before 31 May is 28 February (no 31 February): the window's rule.
     run_jpki en status; expect_rc 0
