@@ -12,7 +12,7 @@ cases=(normal-en normal-ja unknown-issuer renewal-en renewal-ja renewal-month-en
        auth-one-try-en auth-one-try-ja sign-one-try-en sign-one-try-ja locked-en locked-ja
        no-sign-cert-en no-sign-cert-ja no-reader-en no-reader-ja no-pcscd-en no-pcscd-ja
        json json-attention json-sign sign-en sign-ja sign-malformed sign-wrong-en sign-wrong-ja
-       sign-last-try-refused renewal-sign reader-option help-en help-ja)
+       sign-last-try-refused renewal-sign reader-option help-en help-ja colour)
 [ "${1:-}" = --list ] && { printf '%s\n' "${cases[@]}"; exit 0; }
 
 # One scratch folder for the outer run and the case it runs inside with-vcard.sh (the trace file).
@@ -64,7 +64,7 @@ renewal-en|renewal-ja)
 renewal-sign)
     pki_expiring_on "$scratch/pki" "$(japan_days_from_today 30)" || exit 1
     in_vcard "$1" --pki-dir "$scratch/pki" ;;
-reader-option) in_vcard "$1" ;;
+reader-option|colour) in_vcard "$1" ;;
 help-en)
     run_jpki en status --help; expect_rc 0
     expect_line out "Usage: jpki status [--reader NAME] [--json] [--sign]"
@@ -150,6 +150,12 @@ sign-last-try-refused) in_vcard "$1" --sign-tries 1 --trace "$scratch/trace" ;;
     with_input ja; expect_rc 6
     expect_line out "    ! 署名用電子証明書の有効期限は$(ja_date "$day")です（残り30日）。市区町村の窓口で更新の手続きができます（カードと本人確認書類をお持ちください）。"
     expect_line out "    ! 署名用電子証明書は、引っ越しや結婚などで氏名・住所が変わったときにも失効します。そのときは市区町村の窓口で新しく発行を受けてください。" ;;
+@colour)
+    # Colour on a terminal only: a pseudo-terminal (script(1)) gets it, a pipe does not.
+    env -u NO_COLOR TERM=xterm script -qec "'$JPKI' status" /dev/null </dev/null >"$WITH_VCARD_DIR/tty"
+    grep -q $'\e\[1mAuthentication certificate\e\[0m' "$WITH_VCARD_DIR/tty" || fail "no colour on a terminal: $(cat -v "$WITH_VCARD_DIR/tty")"
+    env -u NO_COLOR TERM=xterm "$JPKI" status >"$WITH_VCARD_DIR/pipe"
+    ! grep -q $'\e' "$WITH_VCARD_DIR/pipe" || fail "colour in a pipe: $(cat -v "$WITH_VCARD_DIR/pipe")" ;;
 @reader-option)
     run_jpki en status --reader "$JPKI_VCARD_READER"; expect_rc 0
     expect_line out "Reader: $JPKI_VCARD_READER"
