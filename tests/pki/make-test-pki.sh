@@ -5,6 +5,12 @@
 #
 #   tests/pki/make-test-pki.sh [OUTDIR]     (default: the folder holding this script)
 #   tests/pki/make-test-pki.sh --card2 [OUTDIR]
+#   tests/pki/make-test-pki.sh --reissue END OUTDIR
+#
+# --reissue writes the card's two certificates again into OUTDIR with the committed keys and CAs
+# (copied there too), valid from the usual issue date to END (YYYYMMDDHHMMSSZ), subjectAltName
+# and all else unchanged: the `jpki` tests' expiring and expired cards (tests/cli/pki-variants.sh;
+# jpki-vcard --pki-dir OUTDIR).
 #
 # OUTDIR/card2/ holds a second card's set (the second-reader fault test, jpki-vcard --pki-dir):
 # its own auth/sign keys and certificates, issued by the same two CAs (copied in, without their
@@ -12,7 +18,13 @@
 set -euo pipefail
 
 card2_only=0
+reissue_end=""
 if [ "${1:-}" = --card2 ]; then card2_only=1; shift; fi
+if [ "${1:-}" = --reissue ]; then
+    reissue_end=${2:?--reissue END OUTDIR}
+    shift 2
+    [ -n "${1:-}" ] || { echo "--reissue END OUTDIR: OUTDIR missing" >&2; exit 2; }
+fi
 out=${1:-$(cd "$(dirname "$0")" && pwd)}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -99,6 +111,16 @@ issue() {
 }
 
 ou_jlis='/OU=Japan Agency for Local Authority Information Systems'
+if [ -n "$reissue_end" ]; then
+    pki=$(cd "$(dirname "$0")" && pwd)
+    for f in auth-ca.pem auth-ca.der auth-ca-key.pem sign-ca.pem sign-ca.der sign-ca-key.pem auth-key.pem sign-key.pem; do
+        cp "$pki/$f" "$out/$f"
+    done
+    issue auth-cert auth-key.pem "/C=JP/CN=20250301AUTH0JPKITEST0000001A" auth-ca v3_auth "$issued" "$reissue_end"
+    issue sign-cert sign-key.pem "/C=JP/L=Tokyo-to/L=Kakuu-ku/CN=20250301SIGN0JPKITEST0000001S" sign-ca v3_sign \
+        "$issued" "$reissue_end"
+    exit 0
+fi
 if [ "$card2_only" = 0 ]; then
     for role in auth sign; do rsa_key "$out/$role-ca-key.pem"; rsa_key "$out/$role-key.pem"; done
     issue auth-ca auth-ca-key.pem "/C=JP/O=JPKI-TEST/OU=JPKI for user authentication$ou_jlis" auth-ca v3_ca \
