@@ -3,7 +3,8 @@
 
   po-tool.py pot OUT.pot                 xgettext over src/cli/*.cpp (keywords tr, ntr:1,2, noop_tr)
   po-tool.py missing                     print every msgid of the sources without a Japanese
-                                         translation in po/*.po; exit 1 if there is one
+                                         translation in po/*.po, and every msgid found in more
+                                         than one po/*.po; exit 1 if there is one
   po-tool.py write AREA.po FILE.json     write po/AREA.po from a JSON list of
                                          {"en": ..., "ja": ...} or {"en": ..., "en_plural": ..., "ja": ...}
 
@@ -51,7 +52,19 @@ def pot(out):
                     "--keyword=noop_tr", "--omit-header", "--no-location", "-o", out] + sources, check=True)
 
 
+def duplicates():
+    """msgids present in more than one po/*.po (each belongs to exactly one area)."""
+    out = subprocess.run(["msgcat", "--more-than=1"] + sorted(str(p) for p in PO.glob("*.po")),
+                         check=True, capture_output=True, text=True).stdout
+    return [l for l in out.splitlines() if l.startswith("msgid ") and l != 'msgid ""']
+
+
 def missing():
+    dup = duplicates()
+    if dup:
+        print("messages in more than one src/cli/po/*.po (keep each in one file; shared ones in common.po):")
+        print("\n".join(dup))
+        return 1
     with tempfile.TemporaryDirectory() as tmp:
         pot_file = pathlib.Path(tmp) / "jpki.pot"
         pot(str(pot_file))
