@@ -321,7 +321,9 @@ std::vector<std::string> running_evidence(Program program, std::span<const NssDa
     std::vector<fs::path> locks;
     if (program == Program::Firefox || program == Program::Thunderbird) {
         for (const auto& db : databases)
-            if (std::find(db.users.begin(), db.users.end(), program) != db.users.end()) locks.push_back(db.dir / "lock");
+            if (std::find(db.users.begin(), db.users.end(), program) != db.users.end() &&
+                std::find(locks.begin(), locks.end(), db.dir / "lock") == locks.end())
+                locks.push_back(db.dir / "lock");
     } else if (program == Program::Chrome) {
         locks = chrome_lock_links();
     }

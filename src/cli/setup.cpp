@@ -52,6 +52,12 @@ std::string remove_command(const fs::path& dir, const std::string& name) {
     return "modutil -dbdir 'sql:" + dir.string() + "' -delete '" + name + "' -force";
 }
 
+// The same module: the same file, or a file of the same name elsewhere (a build tree, an older
+// install): two modules of one card would show each token twice.
+bool same_library(const std::string& library, const fs::path& module) {
+    return same_file(library, module) || (!library.empty() && fs::path(library).filename() == module.filename());
+}
+
 Outcome add_to(const NssDatabase& db, const fs::path& module) {
     std::string created;
     if (!has_nss_database(db.dir)) {
@@ -73,7 +79,7 @@ Outcome add_to(const NssDatabase& db, const fs::path& module) {
         add_module(db.dir, kNssModuleName, module);
         return {created + msg(tr("module file changed (was {})"), was)};
     }
-    const auto other = std::find_if(modules.begin(), modules.end(), [&](const auto& m) { return !m.library.empty() && same_file(m.library, module); });
+    const auto other = std::find_if(modules.begin(), modules.end(), [&](const auto& m) { return same_library(m.library, module); });
     if (other != modules.end())
         return {created + msg(tr("the module is already loaded under another name, '{0}'; nothing added (to use the usual name: {1}, then run this again)"),
                               other->name, remove_command(db.dir, other->name))};
@@ -93,7 +99,7 @@ Outcome remove_from(const NssDatabase& db, const fs::path& module) {
         text = tr("not set up: nothing to remove");
     }
     for (const auto& m : modules)
-        if (m.name != kNssModuleName && !m.library.empty() && same_file(m.library, module))
+        if (m.name != kNssModuleName && same_library(m.library, module))
             text += "\n  " + msg(tr("The module is also loaded as '{0}' (not added by jpki setup). To remove it: {1}"), m.name,
                                 remove_command(db.dir, m.name));
     return {text};
