@@ -280,7 +280,7 @@ fs::path home_dir() {
 
 std::string tilde(const fs::path& path) {
     const std::string home = home_dir().string();
-    const std::string text = path.lexically_normal().string();
+    std::string text = path.lexically_normal().string();
     if (text == home) return "~";
     if (home != "/" && text.starts_with(home + "/")) return "~" + text.substr(home.size());
     return text;
