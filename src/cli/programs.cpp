@@ -223,6 +223,9 @@ std::string lock_pid(const fs::path& link) {
 bool process_is_ours(const fs::path& proc) {
     struct stat info {};
     if (::stat(proc.c_str(), &info) != 0 || info.st_uid != ::getuid()) return false;
+    // A zombie (ended, not yet reaped: its environment reads empty) uses no database any more.
+    const std::string stat = read_text(proc / "stat");
+    if (const auto paren = stat.rfind(')'); paren != std::string::npos && stat.compare(paren, 4, ") Z ") == 0) return false;
     const std::string environment = read_text(proc / "environ");
     if (environment.empty()) return true;  // not readable: it might be ours
     const std::string home = home_dir().string();
