@@ -170,9 +170,9 @@ std::vector<NssDatabase> libreoffice_databases(std::string& missing) {
                  {Program::LibreOffice}, false}};
     }
     const std::string xcu = read_text(xcu_path);
-    for (const auto name : {std::string_view("CertDir"), std::string_view("ManualCertDir")}) {
-        const std::string value = libreoffice_setting(xcu, name);
-        if (value.empty()) continue;
+    // CertDir is what Tools > Options > Security > Certificate Path saves and what NSS is opened
+    // with, when the folder exists (ManualCertDir only remembers the dialog's list).
+    if (const std::string value = libreoffice_setting(xcu, "CertDir"); !value.empty() && fs::is_directory(nss_folder(value))) {
         const fs::path dir = nss_folder(value);
         return {{Program::LibreOffice, dir,
                  msg(tr("LibreOffice (certificate folder {}, from its Certificate Path setting)"), tilde(dir)),

@@ -1,7 +1,7 @@
 // The programs `jpki setup` and `jpki doctor` look after, and the NSS databases each uses for the
 // current user (issue 8): Firefox and Thunderbird profiles from their profiles.ini (also Firefox's
 // snap and flatpak homes), Chrome/Chromium's ~/.pki/nssdb, and LibreOffice's certificate folder
-// (MOZILLA_CERTIFICATE_FOLDER, its CertDir/ManualCertDir setting, else the Thunderbird or Firefox
+// (MOZILLA_CERTIFICATE_FOLDER, its CertDir setting when that folder exists, else the Thunderbird or Firefox
 // default profile, the order of LibreOffice's xmlsecurity/.../nssinitializer.cxx).
 #pragma once
 

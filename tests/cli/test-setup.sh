@@ -176,14 +176,23 @@ libreoffice-certdir)
 <?xml version="1.0" encoding="UTF-8"?>
 <oor:items xmlns:oor="http://openoffice.org/2001/registry" xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
 <item oor:path="/org.openoffice.Office.Common/Misc"><prop oor:name="FirstRun" oor:op="fuse"><value>false</value></prop></item>
-<item oor:path="/org.openoffice.Office.Common/Security/Scripting"><prop oor:name="CertDir" oor:op="fuse"><value>sql:$HOME/lo-nss</value></prop></item>
+<item oor:path="/org.openoffice.Office.Common/Security/Scripting"><prop oor:name="CertDir" oor:op="fuse"><value>$HOME/lo-nss</value></prop></item>
 </oor:items>
 XCU
     run_jpki en setup libreoffice --module "$MODULE"; expect_rc 0
     expect_line out "LibreOffice (certificate folder ~/lo-nss, from its Certificate Path setting): module added"
     expect_once "$HOME/lo-nss"; expect_none "$FF"
     run_jpki ja setup libreoffice --module "$MODULE"; expect_rc 0
-    expect_line out "LibreOffice（証明書フォルダー ~/lo-nss、「証明書のパス」の設定による）: 設定済みです" ;;
+    expect_line out "LibreOffice（証明書フォルダー ~/lo-nss、「証明書のパス」の設定による）: 設定済みです"
+    # MOZILLA_CERTIFICATE_FOLDER comes first (LibreOffice started from this environment uses it).
+    new_db "$HOME/env-nss"
+    MOZILLA_CERTIFICATE_FOLDER=sql:$HOME/env-nss run_jpki en setup libreoffice --module "$MODULE"; expect_rc 0
+    expect_line out "LibreOffice (certificate folder ~/env-nss, from MOZILLA_CERTIFICATE_FOLDER): module added"
+    expect_once "$HOME/env-nss"
+    # A setting naming a folder that is gone: LibreOffice falls back to a profile, and so do we.
+    rm -rf "$HOME/lo-nss"
+    run_jpki en setup libreoffice --module "$MODULE"; expect_rc 0
+    expect_line out "LibreOffice (no certificate folder set: it uses the Firefox profile default-esr, ~/.mozilla/firefox/abcd.default-esr): module added" ;;
 libreoffice-fallback)
     firefox_profiles
     run_jpki en setup libreoffice --module "$MODULE"; expect_rc 0
