@@ -6,7 +6,7 @@
 # each program sees (Thunderbird: both); --json fields. Exact lines, in English and Japanese.
 source "$(dirname "$0")/lib.sh"
 cases=(vcard-en vcard-ja fix-applies no-pcscd-en no-pcscd-ja no-reader-en no-reader-ja not-loaded
-       tools-missing slots-ja json)
+       tools-missing slots-ja json help)
 [ "${1:-}" = --list ] && { printf '%s\n' "${cases[@]}"; exit 0; }
 
 MODULE=$build/jpki-pkcs11.so
@@ -144,5 +144,11 @@ assert [f["check"] for f in actions] == ["p11-kit"], actions
 assert actions[0]["fix"].startswith("mkdir -p ~/.config/pkcs11/modules && echo 'module: " + module), actions
 PY
     ;;
+help)
+    run_jpki en doctor --help; expect_rc 0
+    expect_line out "Usage: jpki doctor [--json] [--module PATH]"
+    run_jpki ja doctor --help; expect_rc 0
+    expect_line out "使い方: jpki doctor [--json] [--module パス]"
+    expect_line out "終了コード: 0 問題なし、6 対応が必要な項目がある。" ;;
 *) fail "unknown case $1" ;;
 esac

@@ -8,7 +8,8 @@
 source "$(dirname "$0")/lib.sh"
 cases=(firefox-en firefox-ja idempotent undo-en undo-ja thunderbird chrome-creates-db
        running-process-en running-process-ja running-lock stale-lock libreoffice-certdir
-       libreoffice-fallback other-name module-missing nothing-found-ja thunderbird-sees-both-tokens)
+       libreoffice-fallback other-name module-missing nothing-found-ja thunderbird-sees-both-tokens
+       help-en help-ja usage)
 [ "${1:-}" = --list ] && { printf '%s\n' "${cases[@]}"; exit 0; }
 command -v modutil >/dev/null && command -v certutil >/dev/null || { echo "SKIP: libnss3-tools not installed"; exit 77; }
 
@@ -249,5 +250,19 @@ thunderbird-sees-both-tokens)
     out=$(cat "$work/firefox.out")
     expect_text out "JPKI (User Authentication PIN):User Authentication Certificate"
     expect_no_text out "JPKI (Digital Signature PIN)" ;;
+help-en)
+    run_jpki en setup --help; expect_rc 0
+    expect_line out "Usage: jpki setup firefox|thunderbird|chrome|libreoffice|all [--undo] [--module PATH]"
+    expect_line out "  --undo         remove the module instead" ;;
+help-ja)
+    run_jpki ja setup --help; expect_rc 0
+    expect_line out "使い方: jpki setup firefox|thunderbird|chrome|libreoffice|all [--undo] [--module パス]"
+    expect_line out "  --undo         登録を解除します" ;;
+usage)
+    run_jpki en setup opera; expect_rc 2
+    expect_line err "jpki setup: unknown program 'opera' (one of: firefox, thunderbird, chrome, libreoffice, all)"
+    run_jpki ja setup opera; expect_rc 2
+    expect_line err "jpki setup: 「opera」というプログラムには対応していません（firefox、thunderbird、chrome、libreoffice、all のいずれか）"
+    run_jpki en setup; expect_rc 2 ;;
 *) fail "unknown case $1" ;;
 esac
