@@ -185,7 +185,8 @@ void check_module(Report& report, const fs::path& module) {
     }
 }
 
-void check_nss(Report& report, const fs::path& module) {
+// `module_option`: " --module PATH" when doctor was given one, so that the fix adds that file.
+void check_nss(Report& report, const fs::path& module, const std::string& module_option) {
     nlohmann::json databases = nlohmann::json::array();
     std::map<std::string, std::vector<NssModule>> listed;  // one modutil run per folder
     for (const Program program : kAllPrograms) {
@@ -194,7 +195,7 @@ void check_nss(Report& report, const fs::path& module) {
         if (!missing.empty()) report.add("nss", Status::Info, missing);
         for (const auto& db : found) {
             nlohmann::json entry = {{"program", std::string(program_word(program))}, {"path", db.dir.string()}, {"description", db.description}};
-            const std::string fix = "jpki setup " + std::string(program_word(program));
+            const std::string fix = "jpki setup " + std::string(program_word(program)) + module_option;
             if (!has_nss_database(db.dir)) {
                 entry["state"] = "no-database";
                 report.add("nss", Status::Info, msg(tr("{}: no certificate database yet."), db.description),
@@ -328,7 +329,7 @@ int run_doctor(const std::vector<std::string>& words) {
     Report report;
     check_cards(report);
     check_module(report, module);
-    check_nss(report, module);
+    check_nss(report, module, args.value("module") ? " --module " + module.string() : std::string());
     check_slots(report);
 
     const auto actions = static_cast<unsigned long>(

@@ -93,13 +93,16 @@ no-reader-en|no-reader-ja)
 not-loaded)
     run_jpki en doctor --module "$MODULE"; expect_rc 6
     expect_line out "[action] Firefox profile default-esr (~/.mozilla/firefox/abcd.default-esr): module not loaded."
-    expect_line out "  Fix: jpki setup firefox"
+    expect_line out "  Fix: jpki setup firefox --module $MODULE"
     expect_line out "[info] Chrome/Chromium (~/.pki/nssdb): no certificate database yet."
-    expect_line out "  Fix: jpki setup chrome"
+    expect_line out "  Fix: jpki setup chrome --module $MODULE"
     [ ! -e "$HOME/.pki" ] || fail "doctor created ~/.pki"
     run_jpki ja doctor --module "$MODULE"; expect_rc 6
     expect_line out "[要対応] Firefox のプロファイル default-esr（~/.mozilla/firefox/abcd.default-esr）: モジュールが登録されていません。"
-    expect_line out "  対処: jpki setup firefox" ;;
+    expect_line out "  対処: jpki setup firefox --module $MODULE"
+    # Without --module, the fix adds the installed module.
+    run_jpki en doctor
+    expect_line out "  Fix: jpki setup firefox" ;;
 tools-missing)
     # Only what lib.sh's run_jpki itself needs is on PATH: no modutil, no p11-kit.
     mkdir -p "$work/path"

@@ -9,7 +9,7 @@ source "$(dirname "$0")/lib.sh"
 cases=(firefox-en firefox-ja idempotent undo-en undo-ja thunderbird chrome-creates-db
        running-process-en running-process-ja running-lock stale-lock libreoffice-certdir
        libreoffice-fallback other-name module-missing nothing-found-ja thunderbird-sees-both-tokens
-       help-en help-ja usage)
+       help-en help-ja usage tools-missing)
 [ "${1:-}" = --list ] && { printf '%s\n' "${cases[@]}"; exit 0; }
 command -v modutil >/dev/null && command -v certutil >/dev/null || { echo "SKIP: libnss3-tools not installed"; exit 77; }
 
@@ -264,5 +264,16 @@ usage)
     run_jpki ja setup opera; expect_rc 2
     expect_line err "jpki setup: 「opera」というプログラムには対応していません（firefox、thunderbird、chrome、libreoffice、all のいずれか）"
     run_jpki en setup; expect_rc 2 ;;
+tools-missing)
+    # Only what lib.sh's run_jpki itself needs is on PATH: no modutil.
+    firefox_profiles
+    mkdir -p "$work/path"
+    for tool in env mktemp cat rm; do ln -s "$(command -v $tool)" "$work/path/$tool"; done
+    PATH=$work/path run_jpki en setup firefox --module "$MODULE"; expect_rc 1
+    expect_line err "modutil is not installed (NSS's tools change the databases)."
+    expect_line err "  Fix: sudo apt install libnss3-tools"
+    PATH=$work/path run_jpki ja setup firefox --module "$MODULE"; expect_rc 1
+    expect_line err "modutil がインストールされていません（データベースの変更には NSS のツールを使います）。"
+    expect_none "$FF" ;;
 *) fail "unknown case $1" ;;
 esac
