@@ -100,8 +100,11 @@ void check_cards(Report& report) {
     std::vector<transport::ReaderStatus> readers;
     try {
         readers = access.readers();
-    } catch (...) {
+    } catch (const CliError&) {  // CardAccess::readers(): pcscd cannot be reached
         report.add("pcscd", Status::Action, tr("The smart card service (pcscd) is not reachable."), pcscd_fix());
+        return;
+    } catch (...) {
+        report.add("pcscd", Status::Action, describe_failure(std::current_exception()).second);
         return;
     }
     report.json["pcscd"]["reachable"] = true;

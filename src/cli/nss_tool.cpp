@@ -60,15 +60,16 @@ std::optional<ToolRun> run_tool(const std::vector<std::string>& argv) {
     if (::pipe2(ends.data(), O_CLOEXEC) != 0) return ToolRun{-1, "pipe failed"};
     Fd read_end(ends[0]);
     Fd write_end(ends[1]);
+    std::vector<char*> args;
+    args.reserve(argv.size() + 1);
+    for (const auto& word : argv) args.push_back(const_cast<char*>(word.c_str()));  // NOLINT(cppcoreguidelines-pro-type-const-cast): posix_spawn's signature
+    args.push_back(nullptr);
+    // Nothing between init and destroy can throw.
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_adddup2(&actions, write_end.get(), STDOUT_FILENO);
     posix_spawn_file_actions_adddup2(&actions, write_end.get(), STDERR_FILENO);
     posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    std::vector<char*> args;
-    args.reserve(argv.size() + 1);
-    for (const auto& word : argv) args.push_back(const_cast<char*>(word.c_str()));  // NOLINT(cppcoreguidelines-pro-type-const-cast): posix_spawn's signature
-    args.push_back(nullptr);
     pid_t pid = 0;
     const int spawned = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
     posix_spawn_file_actions_destroy(&actions);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
@@ -130,7 +131,8 @@ fs::path nss_folder(std::string value) {
         value.erase(0, 7);
         std::string decoded;
         for (std::size_t i = 0; i < value.size(); ++i) {
-            if (value[i] == '%' && i + 2 < value.size()) {
+            if (value[i] == '%' && i + 2 < value.size() && std::isxdigit(static_cast<unsigned char>(value[i + 1])) != 0 &&
+                std::isxdigit(static_cast<unsigned char>(value[i + 2])) != 0) {
                 decoded.push_back(static_cast<char>(std::stoi(value.substr(i + 1, 2), nullptr, 16)));
                 i += 2;
             } else {
