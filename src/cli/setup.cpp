@@ -1,12 +1,194 @@
-// `jpki setup` (issue 8). Placeholder until its helper lands.
+// `jpki setup PROGRAM [--undo] [--module PATH]` (issue 8): adds the module to (or removes it from)
+// every NSS database the program uses for the current user, through NSS's own modutil, under one
+// fixed name. Idempotent; refuses while the program runs (NSS databases must not change under a
+// running program: it would not see the change, and may overwrite it); prints every change.
 #include "cli/cli.hpp"
 #include "cli/i18n.hpp"
+#include "cli/nss_tool.hpp"
+#include "cli/programs.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <map>
+#include <set>
+
+#ifndef JPKI_INSTALLED_MODULE
+#error "JPKI_INSTALLED_MODULE (p11-kit's p11_module_path/jpki-pkcs11.so) comes from src/cli/CMakeLists.txt"
+#endif
 
 namespace jpki::cli {
 
+namespace fs = std::filesystem;
+
+namespace {
+
+void print_help() {
+    std::printf("%s\n", tr("Usage: jpki setup firefox|thunderbird|chrome|libreoffice|all [--undo] [--module PATH]\n"
+                           "\n"
+                           "Adds the module to every NSS database the program uses for you: each Firefox and\n"
+                           "Thunderbird profile, Chrome/Chromium's ~/.pki/nssdb (created if missing), and LibreOffice's\n"
+                           "certificate folder (or the profile it falls back to). Close the program first.\n"
+                           "Running it again changes nothing.\n"
+                           "\n"
+                           "Options:\n"
+                           "  --undo         remove the module instead\n"
+                           "  --module PATH  the module file to add (default: the installed one)\n"
+                           "\n"
+                           "Exit codes: 0 done, 1 a database could not be changed, 8 refused (the program is\n"
+                           "running, the module file is missing, or no database was found)."));
+}
+
+std::string fix_tool_missing(const std::string& tool) {
+    return msg(tr("{} is not installed (NSS's tools change the databases).\n  Fix: sudo apt install libnss3-tools"), tool);
+}
+
+struct Outcome {
+    std::string text;
+    bool failed = false;
+};
+
+std::string remove_command(const fs::path& dir, const std::string& name) {
+    return "modutil -dbdir 'sql:" + dir.string() + "' -delete '" + name + "' -force";
+}
+
+// The same module: the same file, or a file of the same name elsewhere (a build tree, an older
+// install): two modules of one card would show each token twice.
+bool same_library(const std::string& library, const fs::path& module) {
+    return same_file(library, module) || (!library.empty() && fs::path(library).filename() == module.filename());
+}
+
+Outcome add_to(const NssDatabase& db, const fs::path& module) {
+    std::string created;
+    if (!has_nss_database(db.dir)) {
+        if (!db.created_on_demand) {
+            std::error_code error;
+            if (!fs::is_directory(db.dir, error))
+                return {tr("the profile folder does not exist (remove the profile from profiles.ini, or create it by starting the program)"), true};
+            return {msg(tr("no certificate database yet: start {} once, close it, then run this again"), program_name(db.program)), true};
+        }
+        create_nss_database(db.dir);
+        created = tr("database created, ");
+    }
+    const auto modules = list_modules(db.dir);
+    const auto ours = std::find_if(modules.begin(), modules.end(), [](const auto& m) { return m.name == kNssModuleName; });
+    if (ours != modules.end()) {
+        if (same_file(ours->library, module) || ours->library == module.string()) return {created + tr("already set up")};
+        const std::string was = ours->library;
+        delete_module(db.dir, kNssModuleName);
+        add_module(db.dir, kNssModuleName, module);
+        return {created + msg(tr("module file changed (was {})"), was)};
+    }
+    const auto other = std::find_if(modules.begin(), modules.end(), [&](const auto& m) { return same_library(m.library, module); });
+    if (other != modules.end())
+        return {created + msg(tr("the module is already loaded under another name, '{0}'; nothing added (to use the usual name: {1}, then run this again)"),
+                              other->name, remove_command(db.dir, other->name))};
+    add_module(db.dir, kNssModuleName, module);
+    return {created + tr("module added")};
+}
+
+Outcome remove_from(const NssDatabase& db, const fs::path& module) {
+    if (!has_nss_database(db.dir)) return {tr("no certificate database: nothing to remove")};
+    const auto modules = list_modules(db.dir);
+    const bool ours = std::any_of(modules.begin(), modules.end(), [](const auto& m) { return m.name == kNssModuleName; });
+    std::string text;
+    if (ours) {
+        delete_module(db.dir, kNssModuleName);
+        text = tr("module removed");
+    } else {
+        text = tr("not set up: nothing to remove");
+    }
+    for (const auto& m : modules)
+        if (m.name != kNssModuleName && same_library(m.library, module))
+            text += "\n  " + msg(tr("The module is also loaded as '{0}' (not added by jpki setup). To remove it: {1}"), m.name,
+                                remove_command(db.dir, m.name));
+    return {text};
+}
+
+}  // namespace
+
 int run_setup(const std::vector<std::string>& words) {
-    (void)words;
-    throw CliError(ExitCode::Failure, "jpki setup: not implemented yet");
+    static constexpr std::array<OptionSpec, 3> spec = {{{"undo"}, {"module", true}, {"help"}}};
+    const Args args("jpki setup", words, spec);
+    if (args.flag("help")) {
+        print_help();
+        return 0;
+    }
+    args.expect_operands(1, 1);
+    const std::string& word = args.operands().front();
+    std::vector<Program> programs;
+    for (const Program p : kAllPrograms)
+        if (word == "all" || word == program_word(p)) programs.push_back(p);
+    if (programs.empty())
+        args.usage_error(msg(tr("unknown program '{}' (one of: firefox, thunderbird, chrome, libreoffice, all)"), word));
+    const bool undo = args.flag("undo");
+
+    fs::path module = args.value("module").value_or(JPKI_INSTALLED_MODULE);
+    std::error_code error;
+    if (!undo && !fs::is_regular_file(module, error)) {
+        throw CliError(ExitCode::Refused,
+                       args.value("module")
+                           ? msg(tr("The module file {} does not exist.\n  Fix: build it (cmake --build build) or give its path with --module PATH."),
+                                 module.string())
+                           : msg(tr("The module is not installed ({} does not exist).\n  Fix: install the jpki-pkcs11 package "
+                                    "(or run 'sudo cmake --install build' in the source tree), or give its path with --module PATH."),
+                                 module.string()));
+    }
+    if (fs::path absolute = fs::absolute(module, error); !error) module = absolute.lexically_normal();
+
+    // Every database first, so that nothing changes when one of its programs runs.
+    std::vector<NssDatabase> databases;
+    std::vector<std::string> notes;
+    for (const Program p : programs) {
+        std::string missing;
+        auto found = find_databases(p, missing);
+        if (!missing.empty()) notes.push_back(missing);
+        databases.insert(databases.end(), found.begin(), found.end());
+    }
+    if (databases.empty()) {
+        std::string text;
+        for (const auto& note : notes) text += (text.empty() ? "" : "\n") + note;
+        throw CliError(ExitCode::Refused, text);
+    }
+    std::set<Program> users;
+    for (const auto& db : databases) users.insert(db.users.begin(), db.users.end());
+    std::string running;
+    for (const Program p : users) {
+        const auto evidence = running_evidence(p, databases);
+        if (evidence.empty()) continue;
+        std::string list;
+        for (const auto& e : evidence) list += (list.empty() ? "" : ", ") + e;
+        running += "\n  " + msg(tr("{0} is running: {1}"), program_name(p), list);
+    }
+    if (!running.empty())
+        throw CliError(ExitCode::Refused,
+                       msg(tr("Close these programs first (their NSS databases must not change while they run); nothing was changed:{}"),
+                           running));
+
+    for (const auto& note : notes) std::printf("%s\n", note.c_str());
+    bool failed = false;
+    std::map<std::string, std::string> done;  // a database used by two programs (LibreOffice's fallback) changes once
+    for (const auto& db : databases) {
+        const std::string key = db.dir.lexically_normal().string();
+        Outcome outcome;
+        if (const auto seen = done.find(key); seen != done.end()) {
+            outcome.text = seen->second;
+        } else {
+            try {
+                outcome = undo ? remove_from(db, module) : add_to(db, module);
+            } catch (const ToolMissing& missing) {
+                throw CliError(ExitCode::Failure, fix_tool_missing(missing.what()));
+            } catch (const ToolFailed& failure) {
+                outcome = {msg(tr("failed: {}"), failure.what()), true};
+            } catch (const fs::filesystem_error& failure) {
+                outcome = {msg(tr("failed: {}"), failure.what()), true};
+            }
+            done.emplace(key, outcome.text);
+        }
+        failed = failed || outcome.failed;
+        std::printf("%s: %s\n", db.description.c_str(), outcome.text.c_str());
+    }
+    return static_cast<int>(failed ? ExitCode::Failure : ExitCode::Ok);
 }
 
 }  // namespace jpki::cli

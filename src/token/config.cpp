@@ -2,6 +2,8 @@
 
 #include "token/errors.hpp"
 
+#include <jpki/slot_defaults.hpp>
+
 #include <unistd.h>  // environ
 
 #include <algorithm>
@@ -131,13 +133,13 @@ std::string read_file(const std::string& path) {
 }  // namespace
 
 SlotProfile default_profile_for(std::string_view process_name) {
-    // NSS logs in to every token that holds user certificates: a browser must not be offered
-    // the signature password, nor LibreOffice the 4-digit PIN (DESIGN.md §3).
-    static constexpr std::array<std::string_view, 7> kBrowsers = {
-        "firefox", "firefox-esr", "firefox-bin", "chrome", "chromium", "chromium-browse", "thunderbird"};
-    const std::string name = lower(process_name);
-    if (std::find(kBrowsers.begin(), kBrowsers.end(), name) != kBrowsers.end()) return SlotProfile::Auth;
-    if (name == "soffice.bin" || name == "soffice") return SlotProfile::Sign;
+    // The table is shared with `jpki doctor` (include/jpki/slot_defaults.hpp): browsers see the
+    // auth slot, LibreOffice the sign slot, everything else (Thunderbird included) both.
+    switch (default_slots_for(lower(process_name))) {
+    case DefaultSlots::Auth: return SlotProfile::Auth;
+    case DefaultSlots::Sign: return SlotProfile::Sign;
+    case DefaultSlots::Both: break;
+    }
     return SlotProfile::Both;
 }
 

@@ -14,7 +14,12 @@ TEST_CASE("config: the slot profile follows the process name", "[token][config]"
     CHECK(default_profile_for("firefox-esr") == SlotProfile::Auth);
     CHECK(default_profile_for("firefox") == SlotProfile::Auth);
     CHECK(default_profile_for("chromium") == SlotProfile::Auth);
+    CHECK(default_profile_for("chromium-browse") == SlotProfile::Auth);
     CHECK(default_profile_for("soffice.bin") == SlotProfile::Sign);
+    CHECK(default_profile_for("Firefox") == SlotProfile::Auth);
+    // Thunderbird signs mail (S/MIME) with the signature token: it sees both (issue 8).
+    CHECK(default_profile_for("thunderbird") == SlotProfile::Both);
+    CHECK(default_profile_for("thunderbird-bin") == SlotProfile::Both);
     CHECK(default_profile_for("pkcs11-tool") == SlotProfile::Both);
     CHECK(default_profile_for("") == SlotProfile::Both);
 }

@@ -1,0 +1,279 @@
+#!/usr/bin/env bash
+# `jpki setup` (issue 8) on scratch Firefox, Thunderbird, Chrome and LibreOffice NSS databases
+# under a scratch HOME (databases made with NSS's certutil, read back with modutil -list): module
+# added exactly once, second run idempotent (pkcs11.txt unchanged), --undo, refusal while the
+# program runs (a process named firefox, a live profile lock), LibreOffice's folder setting and
+# its fallback profile, a module under another name, a missing module file; and that a process
+# named thunderbird sees both of the card's tokens through a database `jpki setup` prepared.
+source "$(dirname "$0")/lib.sh"
+cases=(firefox-en firefox-ja idempotent undo-en undo-ja thunderbird chrome-creates-db
+       running-process-en running-process-ja running-lock stale-lock libreoffice-certdir
+       libreoffice-fallback other-name module-missing nothing-found-ja thunderbird-sees-both-tokens
+       help-en help-ja usage tools-missing)
+[ "${1:-}" = --list ] && { printf '%s\n' "${cases[@]}"; exit 0; }
+command -v modutil >/dev/null && command -v certutil >/dev/null || { echo "SKIP: libnss3-tools not installed"; exit 77; }
+
+MODULE=$build/jpki-pkcs11.so
+[ -r "$MODULE" ] || fail "module not built: $MODULE"
+NAME='My Number Card (JPKI)'
+work=$(mktemp -d "${TMPDIR:-/tmp}/jpki-setup.XXXXXX") || fail mktemp
+pids=()
+cleanup() {
+    local pid
+    for pid in ${pids[@]+"${pids[@]}"}; do kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+# The test's HOME; nothing of the real user's is read or written. No pcscd is needed to add the
+# module (modutil loads it; it finds no reader).
+export HOME=$work/home
+unset XDG_CONFIG_HOME MOZILLA_CERTIFICATE_FOLDER JPKI_PKCS11_SLOTS
+export PCSCLITE_CSOCK_NAME=${PCSCLITE_CSOCK_NAME:-$work/no-pcscd.comm}
+mkdir -p "$HOME"
+
+new_db() { mkdir -p "$1" && certutil -N -d "sql:$1" --empty-password || fail "certutil -N $1"; }
+# Two Firefox profiles: one relative to profiles.ini (the default), one by absolute path.
+firefox_profiles() {
+    local ff=$HOME/.mozilla/firefox
+    new_db "$ff/abcd.default-esr"
+    new_db "$HOME/elsewhere/work"
+    cat >"$ff/profiles.ini" <<INI
+[Install4F96D1932A9F858E]
+Default=abcd.default-esr
+Locked=1
+
+[Profile1]
+Name=work
+IsRelative=0
+Path=$HOME/elsewhere/work
+
+[Profile0]
+Name=default-esr
+IsRelative=1
+Path=abcd.default-esr
+Default=1
+
+[General]
+StartWithLastProfile=1
+Version=2
+INI
+}
+thunderbird_profile() {
+    new_db "$HOME/.thunderbird/wxyz.default"
+    printf '[Profile0]\nName=default\nIsRelative=1\nPath=wxyz.default\nDefault=1\n' >"$HOME/.thunderbird/profiles.ini"
+}
+# count DIR: how many modules of DIR's NSS database are named $NAME, and how many load $MODULE.
+count() { modutil -dbdir "sql:$1" -list 2>/dev/null | grep -cxF "  2. $NAME" ; }
+loads() { modutil -dbdir "sql:$1" -list 2>/dev/null | grep -cF "library name: $MODULE"; }
+expect_once() {
+    [ "$(count "$1")" = 1 ] || fail "$1: module '$NAME' not listed exactly once: $(modutil -dbdir "sql:$1" -list 2>&1)"
+    [ "$(loads "$1")" = 1 ] || fail "$1: $MODULE not loaded exactly once"
+}
+expect_none() { [ "$(loads "$1")" = 0 ] || fail "$1: the module is still there"; }
+# A process whose /proc/PID/comm is NAME (a copy of sleep), running with this HOME.
+start_named() {
+    mkdir -p "$work/bin"
+    cp /bin/sleep "$work/bin/$1"
+    "$work/bin/$1" 300 &
+    pids+=($!)
+    named_pid=$!
+    local i
+    for i in $(seq 100); do [ "$(cat /proc/$named_pid/comm 2>/dev/null)" = "$1" ] && return 0; sleep 0.05; done
+    fail "process $1 did not start"
+}
+FF=$HOME/.mozilla/firefox/abcd.default-esr
+WORK=$HOME/elsewhere/work
+
+case ${1:?case} in
+firefox-en)
+    firefox_profiles
+    run_jpki en setup firefox --module "$MODULE"; expect_rc 0
+    expect_line out "Firefox profile work (~/elsewhere/work): module added"
+    expect_line out "Firefox profile default-esr (~/.mozilla/firefox/abcd.default-esr): module added"
+    expect_once "$FF"; expect_once "$WORK" ;;
+firefox-ja)
+    firefox_profiles
+    run_jpki ja setup firefox --module "$MODULE"; expect_rc 0
+    expect_line out "Firefox のプロファイル work（~/elsewhere/work）: モジュールを追加しました"
+    expect_line out "Firefox のプロファイル default-esr（~/.mozilla/firefox/abcd.default-esr）: モジュールを追加しました"
+    expect_once "$FF"; expect_once "$WORK" ;;
+idempotent)
+    firefox_profiles
+    run_jpki en setup firefox --module "$MODULE"; expect_rc 0
+    before=$(sha256sum "$FF/pkcs11.txt" "$WORK/pkcs11.txt")
+    run_jpki en setup firefox --module "$MODULE"; expect_rc 0
+    expect_line out "Firefox profile default-esr (~/.mozilla/firefox/abcd.default-esr): already set up"
+    expect_line out "Firefox profile work (~/elsewhere/work): already set up"
+    [ "$(sha256sum "$FF/pkcs11.txt" "$WORK/pkcs11.txt")" = "$before" ] || fail "the second run changed a database"
+    run_jpki ja setup firefox --module "$MODULE"; expect_rc 0
+    expect_line out "Firefox のプロファイル work（~/elsewhere/work）: 設定済みです"
+    expect_once "$FF"; expect_once "$WORK" ;;
+undo-en|undo-ja)
+    firefox_profiles
+    run_jpki en setup firefox --module "$MODULE"; expect_rc 0
+    lang=${1#undo-}
+    run_jpki "$lang" setup firefox --undo; expect_rc 0
+    if [ "$lang" = en ]; then
+        expect_line out "Firefox profile default-esr (~/.mozilla/firefox/abcd.default-esr): module removed"
+    else
+        expect_line out "Firefox のプロファイル default-esr（~/.mozilla/firefox/abcd.default-esr）: モジュールを削除しました"
+    fi
+    expect_none "$FF"; expect_none "$WORK"
+    run_jpki "$lang" setup firefox --undo; expect_rc 0
+    if [ "$lang" = en ]; then
+        expect_line out "Firefox profile work (~/elsewhere/work): not set up: nothing to remove"
+    else
+        expect_line out "Firefox のプロファイル work（~/elsewhere/work）: 設定されていません: 削除するものはありません"
+    fi ;;
+thunderbird)
+    thunderbird_profile
+    run_jpki en setup thunderbird --module "$MODULE"; expect_rc 0
+    expect_line out "Thunderbird profile default (~/.thunderbird/wxyz.default): module added"
+    expect_once "$HOME/.thunderbird/wxyz.default" ;;
+chrome-creates-db)
+    run_jpki en setup chrome --module "$MODULE"; expect_rc 0
+    expect_line out "Chrome/Chromium (~/.pki/nssdb): database created, module added"
+    [ -f "$HOME/.pki/nssdb/cert9.db" ] || fail "no cert9.db in ~/.pki/nssdb"
+    [ "$(stat -c %a "$HOME/.pki/nssdb")" = 700 ] || fail "~/.pki/nssdb is not private"
+    expect_once "$HOME/.pki/nssdb"
+    run_jpki ja setup chrome --module "$MODULE"; expect_rc 0
+    expect_line out "Chrome/Chromium（~/.pki/nssdb）: 設定済みです" ;;
+running-process-en|running-process-ja)
+    firefox_profiles
+    start_named firefox
+    if [ "$1" = running-process-en ]; then
+        run_jpki en setup firefox --module "$MODULE"; expect_rc 8
+        expect_line err "Close these programs first (their NSS databases must not change while they run); nothing was changed:"
+        expect_line err "  Firefox is running: firefox (process $named_pid)"
+    else
+        run_jpki ja setup firefox --module "$MODULE"; expect_rc 8
+        expect_line err "先に次のプログラムを終了してください（起動中は NSS データベースを変更できません）。何も変更していません:"
+        expect_line err "  Firefox が起動しています: firefox（プロセス $named_pid）"
+    fi
+    expect_none "$FF"; expect_none "$WORK"
+    # A firefox of another HOME uses other profiles: it does not count.
+    kill "$named_pid"; wait "$named_pid" 2>/dev/null
+    HOME=$work/other start_named firefox
+    run_jpki en setup firefox --module "$MODULE"; expect_rc 0
+    expect_once "$FF" ;;
+running-lock)
+    firefox_profiles
+    ln -s "127.0.1.1:+$$" "$FF/lock"
+    run_jpki en setup all --module "$MODULE"; expect_rc 8
+    expect_line err "  Firefox is running: lock ~/.mozilla/firefox/abcd.default-esr/lock (process $$)"
+    expect_none "$FF"; expect_none "$WORK"
+    [ ! -e "$HOME/.pki/nssdb" ] || fail "~/.pki/nssdb was created although set-up was refused" ;;
+stale-lock)
+    firefox_profiles
+    sleep 0 & gone=$!; wait "$gone"
+    ln -s "127.0.1.1:+$gone" "$FF/lock"
+    run_jpki en setup firefox --module "$MODULE"; expect_rc 0
+    expect_once "$FF" ;;
+libreoffice-certdir)
+    firefox_profiles
+    new_db "$HOME/lo-nss"
+    mkdir -p "$HOME/.config/libreoffice/4/user"
+    cat >"$HOME/.config/libreoffice/4/user/registrymodifications.xcu" <<XCU
+<?xml version="1.0" encoding="UTF-8"?>
+<oor:items xmlns:oor="http://openoffice.org/2001/registry" xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+<item oor:path="/org.openoffice.Office.Common/Misc"><prop oor:name="FirstRun" oor:op="fuse"><value>false</value></prop></item>
+<item oor:path="/org.openoffice.Office.Common/Security/Scripting"><prop oor:name="CertDir" oor:op="fuse"><value>$HOME/lo-nss</value></prop></item>
+</oor:items>
+XCU
+    run_jpki en setup libreoffice --module "$MODULE"; expect_rc 0
+    expect_line out "LibreOffice (certificate folder ~/lo-nss, from its Certificate Path setting): module added"
+    expect_once "$HOME/lo-nss"; expect_none "$FF"
+    run_jpki ja setup libreoffice --module "$MODULE"; expect_rc 0
+    expect_line out "LibreOffice（証明書フォルダー ~/lo-nss、「証明書のパス」の設定による）: 設定済みです"
+    # MOZILLA_CERTIFICATE_FOLDER comes first (LibreOffice started from this environment uses it).
+    new_db "$HOME/env-nss"
+    MOZILLA_CERTIFICATE_FOLDER=sql:$HOME/env-nss run_jpki en setup libreoffice --module "$MODULE"; expect_rc 0
+    expect_line out "LibreOffice (certificate folder ~/env-nss, from MOZILLA_CERTIFICATE_FOLDER): module added"
+    expect_once "$HOME/env-nss"
+    # A setting naming a folder that is gone: LibreOffice falls back to a profile, and so do we.
+    rm -rf "$HOME/lo-nss"
+    run_jpki en setup libreoffice --module "$MODULE"; expect_rc 0
+    expect_line out "LibreOffice (no certificate folder set: it uses the Firefox profile default-esr, ~/.mozilla/firefox/abcd.default-esr): module added" ;;
+libreoffice-fallback)
+    firefox_profiles
+    run_jpki en setup libreoffice --module "$MODULE"; expect_rc 0
+    expect_line out "LibreOffice (no certificate folder set: it uses the Firefox profile default-esr, ~/.mozilla/firefox/abcd.default-esr): module added"
+    expect_once "$FF"; expect_none "$WORK"
+    # Thunderbird's default profile comes first, as in LibreOffice.
+    thunderbird_profile
+    run_jpki ja setup libreoffice --module "$MODULE"; expect_rc 0
+    expect_line out "LibreOffice（証明書フォルダーが未設定のため、Thunderbird のプロファイル default を使用: ~/.thunderbird/wxyz.default）: モジュールを追加しました"
+    # LibreOffice running blocks its database, and so does the Firefox using that profile.
+    start_named soffice.bin
+    run_jpki en setup libreoffice --undo; expect_rc 8
+    expect_line err "  LibreOffice is running: soffice.bin (process $named_pid)" ;;
+other-name)
+    firefox_profiles
+    modutil -dbdir "sql:$FF" -add "JPKI My Number Card" -libfile "$MODULE" -force >/dev/null 2>&1 || fail "modutil -add"
+    run_jpki en setup firefox --module "$MODULE"; expect_rc 0
+    expect_line out "Firefox profile default-esr (~/.mozilla/firefox/abcd.default-esr): the module is already loaded under another name, 'JPKI My Number Card'; nothing added (to use the usual name: modutil -dbdir 'sql:$FF' -delete 'JPKI My Number Card' -force, then run this again)"
+    [ "$(loads "$FF")" = 1 ] || fail "a second module was added"
+    [ "$(count "$FF")" = 0 ] || fail "added under the usual name too"
+    run_jpki ja setup firefox --undo; expect_rc 0
+    expect_line out "  モジュールは「JPKI My Number Card」という名前でも登録されています（jpki setup による登録ではありません）。削除するには: modutil -dbdir 'sql:$FF' -delete 'JPKI My Number Card' -force" ;;
+module-missing)
+    firefox_profiles
+    run_jpki en setup firefox --module "$work/nowhere/jpki-pkcs11.so"; expect_rc 8
+    expect_line err "The module file $work/nowhere/jpki-pkcs11.so does not exist."
+    expect_line err "  Fix: build it (cmake --build build) or give its path with --module PATH."
+    run_jpki ja setup firefox --module "$work/nowhere/jpki-pkcs11.so"; expect_rc 8
+    expect_line err "モジュールファイル $work/nowhere/jpki-pkcs11.so がありません。"
+    expect_none "$FF" ;;
+nothing-found-ja)
+    run_jpki ja setup thunderbird --module "$MODULE"; expect_rc 8
+    expect_line err "Thunderbird のプロファイルが見つかりません（~/.thunderbird/profiles.ini を確認しました）。"
+    run_jpki en setup firefox --module "$MODULE"; expect_rc 8
+    expect_line err "No Firefox profile found (looked in ~/.mozilla/firefox/profiles.ini)." ;;
+thunderbird-sees-both-tokens)
+    # Thunderbird signs mail with the signature token: a process named thunderbird lists the
+    # signature token's certificate (its CA certificate needs no password), one named firefox
+    # does not (issue 8).
+    thunderbird_profile
+    run_jpki en setup thunderbird --module "$MODULE"; expect_rc 0
+    mkdir -p "$work/bin"
+    ln -s "$(command -v certutil)" "$work/bin/thunderbird"
+    ln -s "$(command -v certutil)" "$work/bin/firefox"
+    TB=$HOME/.thunderbird/wxyz.default
+    bash "$WITH_VCARD" -- bash -c "
+        unset JPKI_PKCS11_SLOTS
+        '$work/bin/thunderbird' -L -d 'sql:$TB' -h all >'$work/thunderbird.out' 2>&1
+        '$work/bin/firefox' -L -d 'sql:$TB' -h all >'$work/firefox.out' 2>&1
+    " >"$work/with-vcard.log" 2>&1 || { cat "$work/with-vcard.log" >&2; fail "with-vcard failed"; }
+    out=$(cat "$work/thunderbird.out") err=
+    expect_text out "JPKI (Digital Signature PIN):Digital Signature Certificate CA"
+    expect_text out "JPKI (User Authentication PIN):User Authentication Certificate"
+    out=$(cat "$work/firefox.out")
+    expect_text out "JPKI (User Authentication PIN):User Authentication Certificate"
+    expect_no_text out "JPKI (Digital Signature PIN)" ;;
+help-en)
+    run_jpki en setup --help; expect_rc 0
+    expect_line out "Usage: jpki setup firefox|thunderbird|chrome|libreoffice|all [--undo] [--module PATH]"
+    expect_line out "  --undo         remove the module instead" ;;
+help-ja)
+    run_jpki ja setup --help; expect_rc 0
+    expect_line out "使い方: jpki setup firefox|thunderbird|chrome|libreoffice|all [--undo] [--module パス]"
+    expect_line out "  --undo         登録を解除します" ;;
+usage)
+    run_jpki en setup opera; expect_rc 2
+    expect_line err "jpki setup: unknown program 'opera' (one of: firefox, thunderbird, chrome, libreoffice, all)"
+    run_jpki ja setup opera; expect_rc 2
+    expect_line err "jpki setup: 「opera」というプログラムには対応していません（firefox、thunderbird、chrome、libreoffice、all のいずれか）"
+    run_jpki en setup; expect_rc 2 ;;
+tools-missing)
+    # Only what lib.sh's run_jpki itself needs is on PATH: no modutil.
+    firefox_profiles
+    mkdir -p "$work/path"
+    for tool in env mktemp cat rm; do ln -s "$(command -v $tool)" "$work/path/$tool"; done
+    PATH=$work/path run_jpki en setup firefox --module "$MODULE"; expect_rc 1
+    expect_line err "modutil is not installed (NSS's tools change the databases)."
+    expect_line err "  Fix: sudo apt install libnss3-tools"
+    PATH=$work/path run_jpki ja setup firefox --module "$MODULE"; expect_rc 1
+    expect_line err "modutil がインストールされていません（データベースの変更には NSS のツールを使います）。"
+    expect_none "$FF" ;;
+*) fail "unknown case $1" ;;
+esac
