@@ -17,7 +17,15 @@ step() {
 p11() { pkcs11-tool --module "$module" "$@"; }
 echo "(p11 below stands for: pkcs11-tool --module $module)"
 
+jpki=${JPKI_BUILD_DIR:?}/bin/jpki
 step "PC/SC sees the virtual card in the reader of a private pcscd" opensc-tool --list-readers
+# The virtual card's certificates come from the test CA: jpki checks them against it instead of
+# the J-LIS CA certificates it ships (a real card's issuer then reads "J-LIS, generation 2023").
+mkdir -p "$work/ca"
+cp "$(dirname "$0")/../pki/auth-ca.pem" "$work/ca/auth_ca_test.pem"
+cp "$(dirname "$0")/../pki/sign-ca.pem" "$work/ca/sign_ca_test.pem"
+export JPKI_CA_DIR=$work/ca
+step "The card holder's view: certificates, days left, tries left (no PIN asked, no try spent)" "$jpki" status
 step "jpki-pkcs11 shows the card as two tokens, each with its own PIN" p11 --list-token-slots
 step "Objects on the authentication token, before any PIN" p11 --token-label "$auth" --list-objects
 echo "jpki-pkcs11 demo: signed by the virtual My Number Card" >"$work/message.txt"
@@ -40,3 +48,7 @@ step "openssl verifies it with the signing certificate" \
     openssl dgst -sha256 -verify "$work/sign.pub" -signature "$work/sign.sig" "$work/message.txt"
 step "A 5-digit PIN is refused before it reaches the card: no try is spent" \
     p11 --token-label "$auth" --login --pin 12345 --list-objects || true
+step "jpki signs the file with the card (the signature password comes from standard input here; on a terminal it is asked for)" \
+    bash -c "printf 'ABC123\n' | '$jpki' sign '$work/message.txt' -o '$work/message.p7s'"
+step "jpki verifies the detached CMS signature (offline, against the CA certificates)" \
+    "$jpki" verify "$work/message.txt" "$work/message.p7s"
