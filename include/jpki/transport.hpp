@@ -47,6 +47,13 @@ public:
     using Error::Error;
 };
 
+// Another program holds the card exclusively (SCARD_E_SHARING_VIOLATION on connect: GnuPG's
+// scdaemon does so by default). Nothing was sent; a later connect works once it lets go.
+class CardHeldExclusively : public Error {
+public:
+    using Error::Error;
+};
+
 struct ReaderStatus {
     std::string name;
     bool card_present = false;

@@ -21,6 +21,11 @@ Args::Args(std::string command, const std::vector<std::string>& words, std::span
             options_ended = true;
             continue;
         }
+        // -h is --help in every subcommand that has --help.
+        if (word == "-h" && std::any_of(spec.begin(), spec.end(), [](const OptionSpec& s) { return s.name == "help"; })) {
+            options_.emplace_back("help", "");
+            continue;
+        }
         std::string name = word.substr(word[1] == '-' ? 2 : 1);
         std::optional<std::string> inline_value;
         if (const auto eq = name.find('='); eq != std::string::npos) {

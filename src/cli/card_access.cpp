@@ -25,17 +25,60 @@ OpenCard::~OpenCard() {
     }
 }
 
+namespace {
+
+// The TriesCheck the applet runs right before the VERIFY goes out (inside its transaction): the
+// caller's check first, then "a PIN is about to be sent". A refusal by the check sends nothing,
+// so it must not cost other programs their login through a reset (new-user test, issue 8).
+// Without a check the PIN goes out at once (the applet reads no counter then).
+card::TriesCheck noting_pin_sent(const card::TriesCheck& check, bool& pin_sent) {
+    if (!check) {
+        pin_sent = true;
+        return {};
+    }
+    return [&check, &pin_sent](int tries_left) {
+        check(tries_left);
+        pin_sent = true;
+    };
+}
+
+// The card's PinIncorrect / PinLocked as a message naming the PIN (the card layer does not know
+// which PIN a caller means).
+[[noreturn]] void rethrow_naming_pin(const card::CardError& e, card::PinRole role) {
+    using Kind = card::CardError::Kind;
+    if (e.kind() == Kind::PinIncorrect) {
+        const auto n = static_cast<unsigned long>(e.tries_left());
+        throw CliError(ExitCode::PinIncorrect,
+                       msg(ntr("Wrong {0}. {1} try left before it locks.", "Wrong {0}. {1} tries left before it locks.", n),
+                           pin_name(role), e.tries_left()));
+    }
+    if (e.kind() == Kind::PinLocked)
+        throw CliError(ExitCode::PinLocked,
+                       msg(tr("The {} is locked. Only your city office can unlock it: bring the card and an "
+                              "identity document."),
+                           pin_name(role)));
+    throw;
+}
+
+}  // namespace
+
 void OpenCard::verify(card::PinRole role, const SecureBytes& pin, const card::TriesCheck& check) {
-    // Set before the call: a VERIFY that went out and then failed in transport still may have
-    // been verified by the card.
-    pin_sent_ = true;
-    applet_.verify(role, pin, check);
+    try {
+        applet_.verify(role, pin, noting_pin_sent(check, pin_sent_));
+    } catch (const card::CardError& e) {
+        // (A VERIFY that went out and then failed in transport may still have been verified by
+        // the card: pin_sent_, set just before it, makes the destructor reset the card.)
+        rethrow_naming_pin(e, role);
+    }
 }
 
 void OpenCard::change_pin(card::PinRole role, const SecureBytes& old_pin, const SecureBytes& new_pin,
                           const card::TriesCheck& check) {
-    pin_sent_ = true;
-    applet_.change_pin(role, old_pin, new_pin, check);
+    try {
+        applet_.change_pin(role, old_pin, new_pin, noting_pin_sent(check, pin_sent_));
+    } catch (const card::CardError& e) {
+        rethrow_naming_pin(e, role);
+    }
 }
 
 CardAccess::CardAccess() : transport_(std::make_unique<transport::PcscTransport>()) {}
@@ -110,11 +153,19 @@ SecureBytes read_pin(card::PinRole role, const std::string& prompt) {
     case card::PinCheck::InvalidCharacter:
         break;
     }
-    throw CliError(ExitCode::Usage,
-                   role == card::PinRole::Auth
-                       ? tr("The authentication PIN is exactly 4 digits. Nothing was sent to the card.")
-                       : tr("The signature password is 6 to 16 characters: capital letters A-Z and digits. "
-                            "Nothing was sent to the card."));
+    std::string message = role == card::PinRole::Auth
+                              ? tr("The authentication PIN is exactly 4 digits. Nothing was sent to the card.")
+                              : tr("The signature password is 6 to 16 characters: capital letters A-Z and digits. "
+                                   "Nothing was sent to the card.");
+    // The two mistakes a rule alone does not explain: full-width input (an IME left in 全角
+    // mode gives "１２３４") and a stray space.
+    const auto bytes = pin.view();
+    if (std::any_of(bytes.begin(), bytes.end(), [](std::uint8_t b) { return b >= 0x80; }))
+        message += "\n" + std::string(tr("The entry contains characters other than A-Z and 0-9: check that the "
+                                         "input method is not in full-width mode."));
+    else if (std::any_of(bytes.begin(), bytes.end(), [](std::uint8_t b) { return b == ' ' || b == '\t'; }))
+        message += "\n" + std::string(tr("The entry contains a space."));
+    throw CliError(ExitCode::Usage, message);
 }
 
 card::TriesCheck final_try_guard(card::PinRole role) {
@@ -171,8 +222,16 @@ std::pair<ExitCode, std::string> describe_failure(const std::exception_ptr& fail
         return {ExitCode::NoCard, tr("The card was removed from the reader.")};
     } catch (const transport::CardBusy&) {
         return {ExitCode::Failure, tr("Another program is using the card. Close it (or wait) and try again.")};
+    } catch (const transport::CardHeldExclusively&) {
+        return {ExitCode::Failure,
+                tr("Another program holds the card for itself alone, so nothing could be sent to it. Close that "
+                   "program and try again. GnuPG's smart card daemon does this by default: stop it with "
+                   "'gpgconf --kill scdaemon' (and set 'pcsc-shared' in ~/.gnupg/scdaemon.conf).")};
     } catch (const transport::ServiceUnavailable&) {
-        return {ExitCode::NoCard, msg(tr("The smart card service (pcscd) is not running.\n  Fix: {}"), pcscd_fix())};
+        return {ExitCode::NoCard,
+                msg(tr("The connection to the smart card service (pcscd) was lost: it stopped or restarted, or "
+                       "the reader was unplugged. Run the command again.\n  If pcscd is not running: {}"),
+                    pcscd_fix())};
     } catch (const transport::Error& e) {
         return {ExitCode::Failure, msg(tr("Could not talk to the card: {}"), e.what())};
     } catch (const crypto::Error& e) {

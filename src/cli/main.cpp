@@ -8,7 +8,9 @@
 
 #include <array>
 #include <cstdio>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <string>
 #include <string_view>
@@ -45,7 +47,7 @@ void print_help() {
     std::printf("%s\n", tr("Exit codes:\n"
                            "  0  success\n"
                            "  1  the operation failed\n"
-                           "  2  bad command line\n"
+                           "  2  bad command line, or a PIN of the wrong format (nothing sent)\n"
                            "  3  no pcscd, no reader, or no My Number Card\n"
                            "  4  wrong PIN (tries remain)\n"
                            "  5  PIN locked, or the last try was not confirmed\n"
@@ -92,12 +94,19 @@ int main(int argc, char** argv) {
     using namespace jpki::cli;
     init_messages();
     const std::vector<std::string> words(argv + 1, argv + argc);
+    int code = 0;
     try {
-        return run(words);
+        code = run(words);
     } catch (...) {
-        const auto [code, message] = describe_failure(std::current_exception());
+        const auto [failure_code, message] = describe_failure(std::current_exception());
         std::fflush(stdout);
         std::fprintf(stderr, "%s\n", message.c_str());
-        return static_cast<int>(code);
+        code = static_cast<int>(failure_code);
     }
+    // Output that did not reach its file (a full disk, a closed pipe) is a failure, not success.
+    if (std::fflush(stdout) != 0 || std::ferror(stdout) != 0) {
+        std::fprintf(stderr, "%s\n", msg(tr("Could not write the output: {}"), std::strerror(errno)).c_str());
+        if (code == 0 || code == static_cast<int>(ExitCode::Attention)) code = static_cast<int>(ExitCode::Failure);
+    }
+    return code;
 }

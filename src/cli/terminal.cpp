@@ -8,7 +8,9 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
+#include <cctype>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -22,7 +24,9 @@ namespace {
 bool colour_output() {
     static const bool on = [] {
         const char* term = std::getenv("TERM");
-        return isatty(STDOUT_FILENO) == 1 && std::getenv("NO_COLOR") == nullptr && term != nullptr &&
+        // NO_COLOR counts when set and not empty (no-color.org).
+        const char* no_colour = std::getenv("NO_COLOR");
+        return isatty(STDOUT_FILENO) == 1 && (no_colour == nullptr || *no_colour == '\0') && term != nullptr &&
                std::strcmp(term, "dumb") != 0;
     }();
     return on;
@@ -101,6 +105,8 @@ SecureBytes read_secret(const std::string& prompt) {
         std::fflush(stderr);
         const EchoOff quiet;
         length = read_line(buffer);
+        // Ctrl-D: ECHONL printed no line end, so the message would follow the prompt.
+        if (length < 0) std::fputs("\n", stderr);
     } else {
         length = read_line(buffer);
     }
@@ -123,9 +129,10 @@ bool confirm(const std::string& question) {
     std::array<char, 32> buffer{};
     const long length = read_line(buffer);
     if (length <= 0) return false;
-    const std::string answer(buffer.data(), static_cast<std::size_t>(length));
-    return answer == "yes" || answer == "y" || answer == "YES" || answer == "Y" || answer == "はい" ||
-           answer == tr("yes");
+    std::string answer(buffer.data(), static_cast<std::size_t>(length));
+    std::transform(answer.begin(), answer.end(), answer.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });  // ASCII only
+    return answer == "yes" || answer == "y" || answer == "はい" || answer == tr("yes");
 }
 
 }  // namespace jpki::cli

@@ -31,6 +31,8 @@ void map_pcsc_error(LONG rv, std::string_view what) {
         case SCARD_E_UNKNOWN_READER:
         case SCARD_E_NO_READERS_AVAILABLE:
             throw ServiceUnavailable(message);
+        case SCARD_E_SHARING_VIOLATION:
+            throw CardHeldExclusively(message);
         default:
             throw Error(message);
     }

@@ -48,7 +48,7 @@ change-auth-en)
     run_jpki en pin verify auth <<<'5678'; expect_rc 0
     expect_line out "The authentication PIN is correct (3 tries available)."
     run_jpki en pin verify auth <<<'1234'; expect_rc 4
-    expect_line err "Wrong PIN. 2 tries left before the PIN locks." ;;
+    expect_line err "Wrong authentication PIN. 2 tries left before it locks." ;;
 change-sign-ja)
     run_jpki ja pin change sign <<<$'ABC123\nNEWPASS9\nNEWPASS9'; expect_rc 0
     expect_line out "署名用の暗証番号を変更しました（残り回数 5 回）。"
@@ -56,7 +56,7 @@ change-sign-ja)
     run_jpki ja pin verify sign <<<'NEWPASS9'; expect_rc 0
     expect_line out "署名用の暗証番号は正しく入力されました（残り回数 5 回）。"
     run_jpki ja pin verify sign <<<'ABC123'; expect_rc 4
-    expect_line err "暗証番号が違います。ロックされるまで残り 4 回です。" ;;
+    expect_line err "署名用の暗証番号が違います。ロックされるまで残り4回です。" ;;
 change-sign-lowercase-en)
     # The card layer upper-cases a-z; the holder is told so, and the PIN is never printed.
     run_jpki en pin change sign <<<$'abc123\nnewpass9\nNEWpass9'; expect_rc 0
@@ -85,12 +85,12 @@ change-malformed-new-ja)
     expect_line err "署名用の暗証番号は英大文字（A-Z）と数字の6～16文字です。カードには何も送っていません。" ;;
 change-wrong-old-en)
     run_jpki en pin change auth <<<$'9999\n5678\n5678'; expect_rc 4
-    expect_line err "Wrong PIN. 2 tries left before the PIN locks."
+    expect_line err "Wrong authentication PIN. 2 tries left before it locks."
     run_jpki en pin verify auth <<<'1234'; expect_rc 0   # unchanged, and the counter full again
     expect_line out "The authentication PIN is correct (3 tries available)." ;;
 change-wrong-old-ja)
     run_jpki ja pin change sign <<<$'WRONG1\nNEWPASS9\nNEWPASS9'; expect_rc 4
-    expect_line err "暗証番号が違います。ロックされるまで残り 4 回です。" ;;
+    expect_line err "署名用の暗証番号が違います。ロックされるまで残り4回です。" ;;
 change-one-try-en)
     run_jpki en pin change auth <<<$'1234\n5678\n5678'; expect_rc 5
     expect_line err "The authentication PIN has only 1 try left, so nothing was sent to the card: a wrong entry would lock it. If you are sure of it, use 'jpki pin verify auth'." ;;
@@ -125,7 +125,7 @@ verify-one-try-answer-yes)
     expect_line out "The authentication PIN is correct (3 tries available)." ;;
 verify-one-try-wrong-ja)
     run_jpki ja pin verify auth --yes <<<'9999'; expect_rc 5
-    expect_line err "暗証番号がロックされています。解除は市区町村の窓口でのみできます。カードと本人確認書類を持って行ってください。" ;;
+    expect_line err "利用者証明用の暗証番号はロックされています。解除は市区町村の窓口でのみできます。カードと本人確認書類を持って行ってください。" ;;
 locked-en)
     run_jpki en pin verify sign --yes <<<'ABC123'; expect_rc 5
     expect_line err "The signature password is locked. Only your city office can unlock it: bring the card and an identity document."

@@ -128,7 +128,7 @@ no-sign-cert-ja)
     expect_line err "このカードには署名用電子証明書がありません（15歳未満の方のカードには搭載されません）。利用者証明用の鍵で署名するには --key auth を指定してください。" ;;
 wrong-pin-ja)
     run_jpki ja sign doc.txt <<<'WRONG1'; expect_rc 4
-    expect_line err "暗証番号が違います。ロックされるまで残り 4 回です。"
+    expect_line err "署名用の暗証番号が違います。ロックされるまで残り4回です。"
     [ ! -e doc.txt.p7s ] || fail "a signature file was written" ;;
 *) fail "unknown case $1" ;;
 esac

@@ -310,11 +310,11 @@ $trace" ;;
 @sign-wrong-en)
     en "$JPKI" status --sign <<<"WRONG1" >"$WITH_VCARD_DIR/out" 2>"$WITH_VCARD_DIR/err"; rc=$?
     out=$(cat "$WITH_VCARD_DIR/out") err=$(cat "$WITH_VCARD_DIR/err"); expect_rc 4
-    expect_line err "Wrong PIN. 4 tries left before the PIN locks." ;;
+    expect_line err "Wrong signature password. 4 tries left before it locks." ;;
 @sign-wrong-ja)
     ja "$JPKI" status --sign <<<"WRONG1" >"$WITH_VCARD_DIR/out" 2>"$WITH_VCARD_DIR/err"; rc=$?
     out=$(cat "$WITH_VCARD_DIR/out") err=$(cat "$WITH_VCARD_DIR/err"); expect_rc 4
-    expect_line err "暗証番号が違います。ロックされるまで残り 4 回です。" ;;
+    expect_line err "署名用の暗証番号が違います。ロックされるまで残り4回です。" ;;
 @sign-last-try-refused)
     # At 1 try left --sign asks nothing and sends nothing; the rest of the status is shown.
     en "$JPKI" status --sign <<<"ABC123" >"$WITH_VCARD_DIR/out" 2>"$WITH_VCARD_DIR/err"; rc=$?

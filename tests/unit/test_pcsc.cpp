@@ -41,8 +41,12 @@ TEST_CASE("pcsc: service and reader loss map to ServiceUnavailable", "[pcsc]") {
         check_maps_to<ServiceUnavailable>(rv);
 }
 
+TEST_CASE("pcsc: a card held exclusively by another program maps to CardHeldExclusively", "[pcsc]") {
+    check_maps_to<CardHeldExclusively>(SCARD_E_SHARING_VIOLATION);
+}
+
 TEST_CASE("pcsc: other codes map to the plain transport Error", "[pcsc]") {
-    for (const LONG rv : {SCARD_E_SHARING_VIOLATION, SCARD_W_UNRESPONSIVE_CARD, SCARD_E_TIMEOUT,
+    for (const LONG rv : {SCARD_W_UNRESPONSIVE_CARD, SCARD_E_TIMEOUT,
                           SCARD_E_NOT_TRANSACTED, SCARD_E_PROTO_MISMATCH, SCARD_F_INTERNAL_ERROR,
                           SCARD_E_INSUFFICIENT_BUFFER}) {
         INFO("rv = " << std::hex << rv);
@@ -54,6 +58,8 @@ TEST_CASE("pcsc: other codes map to the plain transport Error", "[pcsc]") {
             FAIL("CardRemoved");
         } catch (const ServiceUnavailable&) {
             FAIL("ServiceUnavailable");
+        } catch (const CardHeldExclusively&) {
+            FAIL("CardHeldExclusively");
         } catch (const Error&) {
             SUCCEED();
         }
