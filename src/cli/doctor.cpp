@@ -255,8 +255,11 @@ void check_nss(Report& report, const fs::path& module, const std::string& module
             const std::string fix = module_usable ? "jpki setup " + std::string(program_word(program)) + module_option : std::string();
             if (!has_nss_database(db.dir)) {
                 entry["state"] = "no-database";
-                report.add("nss", Status::Info, msg(tr("{0}: {1}."), db.description, absence_reason(db)),
-                           db.created_on_demand ? fix : std::string());
+                const auto blocking = blocking_file(db.dir);
+                report.add("nss", blocking ? Status::Action : Status::Info, msg(tr("{0}: {1}."), db.description, absence_reason(db)),
+                           blocking ? "mv " + tilde(*blocking) + " " + tilde(*blocking) + ".old" + (fix.empty() ? "" : " && " + fix)
+                           : db.created_on_demand ? fix
+                                                  : std::string());
                 databases.push_back(entry);
                 continue;
             }

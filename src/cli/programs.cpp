@@ -307,6 +307,15 @@ std::span<const std::string_view> process_names(Program program) {
     return {};
 }
 
+std::optional<fs::path> blocking_file(const fs::path& dir) {
+    for (fs::path p = dir; !p.empty() && p != p.parent_path(); p = p.parent_path()) {
+        std::error_code error;
+        const auto status = fs::status(p, error);
+        if (fs::exists(status) && !fs::is_directory(status)) return p;
+    }
+    return std::nullopt;
+}
+
 std::span<const std::string_view> command_names(Program program) {
     switch (program) {
     case Program::Firefox: return kFirefoxCommands;
@@ -352,7 +361,11 @@ std::vector<NssDatabase> find_databases(Program program, std::vector<std::string
 }
 
 std::string absence_reason(const NssDatabase& db) {
-    if (db.created_on_demand) return tr("no certificate database yet (jpki setup makes it)");
+    if (db.created_on_demand) {
+        if (const auto file = blocking_file(db.dir))
+            return msg(tr("no certificate database, and it cannot be made: {} is a file, not a folder"), tilde(*file));
+        return tr("no certificate database yet (jpki setup makes it)");
+    }
     std::error_code error;
     if (!fs::is_directory(db.dir, error))
         return db.program == Program::LibreOffice

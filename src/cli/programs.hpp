@@ -7,6 +7,7 @@
 
 #include <array>
 #include <filesystem>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -43,6 +44,10 @@ struct NssDatabase {
 // Why `db` has no NSS database (cert9.db) yet, translated: its folder is missing, or the folder
 // has none. The same words for setup and doctor.
 [[nodiscard]] std::string absence_reason(const NssDatabase& db);
+
+// The file (not a folder) standing where `dir` or one of its parent folders should be, so that
+// `dir` cannot be made (~/.pki being a file); nullopt when there is none.
+[[nodiscard]] std::optional<std::filesystem::path> blocking_file(const std::filesystem::path& dir);
 
 // What shows that `program` is running for this user: "firefox (process 1234)", "lock
 // ~/.mozilla/firefox/x/lock (process 1234)"; empty when nothing does. A process counts when it

@@ -37,7 +37,7 @@ void print_help() {
                            "  --module PATH  the module file to add (default: the installed one)\n"
                            "\n"
                            "Exit codes: 0 done, 1 a database could not be changed, 8 refused (the program is\n"
-                           "running, the module file is missing, or no database was found)."));
+                           "running, the module file is missing or is no module, or no database was found)."));
 }
 
 std::string fix_tool_missing(const std::string& tool) {

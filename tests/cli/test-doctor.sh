@@ -12,7 +12,7 @@
 source "$(dirname "$0")/lib.sh"
 cases=(vcard-en vcard-ja fix-applies no-pcscd-en no-pcscd-ja no-reader-en no-reader-ja not-loaded
        tools-missing slots-ja json help root-user-config json-invalid-utf8 not-a-module damaged-db
-       read-only missing-profile-folder)
+       read-only missing-profile-folder pki-is-a-file)
 [ "${1:-}" = --list ] && { printf '%s\n' "${cases[@]}"; exit 0; }
 
 MODULE=$build/jpki-pkcs11.so
@@ -258,5 +258,13 @@ missing-profile-folder)
     expect_line out "[info] Firefox profile gone (~/.mozilla/firefox/gone.default): the profile folder does not exist (remove the profile from profiles.ini, or create it by starting the program)."
     run_jpki ja doctor --module "$MODULE"; expect_rc 6
     expect_line out "[情報] Firefox のプロファイル gone（~/.mozilla/firefox/gone.default）: プロファイルのフォルダーがありません（profiles.ini からそのプロファイルを削除するか、プログラムを起動して作成してください）。" ;;
+pki-is-a-file)
+    # ~/.pki a file: jpki setup chrome would fail; the fix moves the file first.
+    touch "$HOME/.pki"
+    run_jpki en doctor --module "$MODULE"; expect_rc 6
+    expect_line out "[action] Chrome/Chromium (~/.pki/nssdb): no certificate database, and it cannot be made: ~/.pki is a file, not a folder."
+    expect_line out "  Fix: mv ~/.pki ~/.pki.old && jpki setup chrome --module $MODULE"
+    run_jpki ja doctor --module "$MODULE"; expect_rc 6
+    expect_line out "[要対応] Chrome/Chromium（~/.pki/nssdb）: 証明書データベースがなく、作成もできません: ~/.pki がフォルダーではなくファイルです。" ;;
 *) fail "unknown case $1" ;;
 esac
