@@ -25,7 +25,11 @@
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <optional>
+#include <span>
 #include <sstream>
+
+#include <unistd.h>
 
 #ifndef JPKI_INSTALLED_MODULE
 #error "JPKI_INSTALLED_MODULE, JPKI_P11KIT_MODULE_PATH and JPKI_P11KIT_MODULE_CONFIGS come from src/cli/CMakeLists.txt"
@@ -141,11 +145,9 @@ void check_cards(Report& report) {
     if (!card_found) report.add("card", Status::Action, tr("No My Number Card in any reader."), tr("insert your My Number Card"));
 }
 
-// A p11-kit module config naming `module` (p11-kit resolves a relative name against its
-// p11_module_path): the file, or "".
-std::string p11kit_registration(const fs::path& module) {
-    const std::array<fs::path, 3> folders = {fs::path(JPKI_P11KIT_MODULE_CONFIGS), "/etc/pkcs11/modules",
-                                             config_home() / "pkcs11/modules"};
+// The p11-kit module configs in `folders` naming `module` (p11-kit resolves a relative name
+// against its p11_module_path): the first such file, or "".
+std::string config_naming(const fs::path& module, std::span<const fs::path> folders) {
     for (const auto& folder : folders) {
         std::error_code error;
         for (fs::directory_iterator it(folder, error), end; !error && it != end; it.increment(error)) {
@@ -164,45 +166,100 @@ std::string p11kit_registration(const fs::path& module) {
     return {};
 }
 
+// What p11-kit itself loads: `p11-kit list-modules` starts each module with "NAME: LIBRARY" at the
+// line's start. The NAME whose library is `module`, "" when none; nullopt when p11-kit cannot be
+// asked (not installed, or it failed).
+std::optional<std::string> p11kit_lists(const fs::path& module) {
+    const auto run = run_tool({"p11-kit", "list-modules"});
+    if (!run || run->status != 0) return std::nullopt;
+    std::istringstream lines(run->output);
+    std::string line;
+    while (std::getline(lines, line)) {
+        if (line.empty() || std::isspace(static_cast<unsigned char>(line[0])) != 0) continue;
+        const auto colon = line.find(": ");
+        if (colon == std::string::npos) continue;
+        fs::path library = trim(line.substr(colon + 2));
+        if (library.is_relative()) library = fs::path(JPKI_P11KIT_MODULE_PATH) / library;
+        if (same_file(library, module)) return line.substr(0, colon);
+    }
+    return std::string();
+}
+
 void check_module(Report& report, const fs::path& module) {
     std::error_code error;
-    const bool installed = fs::is_regular_file(module, error);
-    const std::string registered = installed ? p11kit_registration(module) : std::string();
-    report.json["module"] = {{"path", module.string()}, {"installed", installed}, {"p11kit_registered", !registered.empty()},
-                             {"p11kit_config", registered.empty() ? nlohmann::json(nullptr) : nlohmann::json(registered)}};
-    if (!installed) {
+    const bool exists = fs::exists(module, error);
+    const std::string problem = exists ? module_file_problem(module) : std::string();
+    const bool installed = exists && problem.empty();
+    // p11-kit reads ~/.config/pkcs11 only for users other than root (README "p11-kit"); root's
+    // registration belongs in p11-kit's own folder, where `cmake --install` puts it too.
+    const bool root = ::getuid() == 0;
+    const fs::path user_folder = config_home() / "pkcs11/modules";
+    const std::array<fs::path, 2> system_folders = {fs::path(JPKI_P11KIT_MODULE_CONFIGS), "/etc/pkcs11/modules"};
+    std::string registered;
+    std::string ignored;  // root's ~/.config file, which p11-kit does not read
+    std::optional<std::string> listed;
+    if (installed) {
+        registered = config_naming(module, system_folders);
+        const std::string user_file = config_naming(module, std::span(&user_folder, 1));
+        if (registered.empty() && !root) registered = user_file;
+        if (root) ignored = user_file;
+        listed = p11kit_lists(module);
+    }
+    // p11-kit's own answer wins over the files: it knows its settings (user-config: none, ...).
+    const bool p11kit_registered = listed ? !listed->empty() : !registered.empty();
+    if (p11kit_registered && registered.empty()) registered = *listed;
+    report.json["module"] = {{"path", module.string()}, {"installed", installed}, {"p11kit_registered", p11kit_registered},
+                             {"p11kit_config", p11kit_registered ? nlohmann::json(registered) : nlohmann::json(nullptr)}};
+    if (!exists) {
         report.add("module", Status::Action, msg(tr("The module file {} does not exist."), module.string()),
                    tr("sudo cmake --install build (in the jpki-pkcs11 source tree, after building it)"));
+        return;
+    }
+    if (!installed) {
+        report.json["module"]["problem"] = problem;
+        report.add("module", Status::Action, msg(tr("{0} is not a PKCS#11 module ({1})."), module.string(), problem),
+                   tr("give the path of jpki-pkcs11.so with --module PATH, or install the module: sudo cmake --install build "
+                      "(in the jpki-pkcs11 source tree, after building it)"));
         return;
     }
     report.add("module", Status::Ok, msg(tr("Module file: {}"), module.string()));
     if (!run_tool({"p11-kit", "--help"}))
         report.add("p11-kit", Status::Action, tr("p11-kit is not installed (GnuTLS programs and p11-kit-proxy find modules through it)."),
                    "sudo apt install p11-kit");
-    if (registered.empty()) {
-        const std::string user_config = tilde(config_home() / "pkcs11/modules");
-        report.add("p11-kit", Status::Action, tr("The module is not registered with p11-kit (GnuTLS programs and p11-kit-proxy do not see it)."),
-                   "mkdir -p " + user_config + " && echo 'module: " + module.string() + "' > " + user_config + "/jpki-pkcs11.module");
-    } else {
+    if (p11kit_registered) {
         report.add("p11-kit", Status::Ok, msg(tr("Registered with p11-kit: {}"), registered));
+        return;
     }
+    if (!ignored.empty())
+        report.add("p11-kit", Status::Info, msg(tr("{} names the module, but p11-kit does not read ~/.config/pkcs11 for root."), ignored));
+    else if (!registered.empty())
+        report.add("p11-kit", Status::Info, msg(tr("{} names the module, but p11-kit does not load it (p11-kit list-modules does not show it)."),
+                                                registered));
+    const std::string folder = root ? std::string(JPKI_P11KIT_MODULE_CONFIGS) : tilde(user_folder);
+    report.add("p11-kit", Status::Action, tr("The module is not registered with p11-kit (GnuTLS programs and p11-kit-proxy do not see it)."),
+               "mkdir -p " + folder + " && echo 'module: " + module.string() + "' > " + folder + "/jpki-pkcs11.module");
 }
 
 // `module_option`: " --module PATH" when doctor was given one, so that the fix adds that file.
-void check_nss(Report& report, const fs::path& module, const std::string& module_option) {
+// `module_usable`: false when the module file is not a module: `jpki setup` would refuse it, so no
+// NSS fix names it (the module finding says what to do first; a missing file is installed first).
+void check_nss(Report& report, const fs::path& module, const std::string& module_option, bool module_usable) {
     nlohmann::json databases = nlohmann::json::array();
     std::map<std::string, std::vector<NssModule>> listed;  // one modutil run per folder
     for (const Program program : kAllPrograms) {
-        std::string missing;
-        const auto found = find_databases(program, missing);
-        if (!missing.empty()) report.add("nss", Status::Info, missing);
+        std::vector<std::string> notes;
+        const auto found = find_databases(program, notes);
+        for (const auto& note : notes) report.add("nss", Status::Info, note);
         for (const auto& db : found) {
             nlohmann::json entry = {{"program", std::string(program_word(program))}, {"path", db.dir.string()}, {"description", db.description}};
-            const std::string fix = "jpki setup " + std::string(program_word(program)) + module_option;
+            const std::string fix = module_usable ? "jpki setup " + std::string(program_word(program)) + module_option : std::string();
             if (!has_nss_database(db.dir)) {
                 entry["state"] = "no-database";
-                report.add("nss", Status::Info, msg(tr("{}: no certificate database yet."), db.description),
-                           db.created_on_demand ? fix : std::string());
+                const auto blocking = blocking_file(db.dir);
+                report.add("nss", blocking ? Status::Action : Status::Info, msg(tr("{0}: {1}."), db.description, absence_reason(db)),
+                           blocking ? "mv " + tilde(*blocking) + " " + tilde(*blocking) + ".old" + (fix.empty() ? "" : " && " + fix)
+                           : db.created_on_demand ? fix
+                                                  : std::string());
                 databases.push_back(entry);
                 continue;
             }
@@ -216,9 +273,11 @@ void check_nss(Report& report, const fs::path& module, const std::string& module
                     report.json["nss_databases"] = databases;
                     return;
                 } catch (const ToolFailed& failure) {
+                    // The fix repairs the database (its owner, a damaged file): jpki setup would fail the same way.
+                    const auto explained = explain_failure(failure, db.dir);
                     entry["state"] = "unreadable";
-                    report.add("nss", Status::Action, msg(tr("{0}: modutil could not read it: {1}"), db.description, failure.what()),
-                               program == Program::Chrome ? fix : std::string());
+                    report.add("nss", Status::Action, msg(tr("{0}: modutil could not read it: {1}"), db.description, explained.text),
+                               explained.fix);
                     databases.push_back(entry);
                     continue;
                 }
@@ -232,6 +291,12 @@ void check_nss(Report& report, const fs::path& module, const std::string& module
             } else if (same != modules.end()) {
                 entry["state"] = "other-name";
                 report.add("nss", Status::Ok, msg(tr("{0}: module loaded (as '{1}')."), db.description, same->name));
+            } else if (!database_writable(db.dir)) {
+                // jpki setup would fail on it: the fix is the folder's owner or permissions.
+                const auto explained = read_only_database(db.dir);
+                entry["state"] = "read-only";
+                report.add("nss", Status::Action,
+                           msg(tr("{0}: module not loaded, and jpki setup cannot add it: {1}."), db.description, explained.text), explained.fix);
             } else if (ours != modules.end()) {
                 entry["state"] = "other-file";
                 report.add("nss", Status::Action, msg(tr("{0}: the module is loaded from another file, {1}."), db.description, ours->library), fix);
@@ -283,12 +348,10 @@ void check_slots(Report& report) {
     nlohmann::json slots = nlohmann::json::array();
     for (const Program program : kAllPrograms) {
         const auto names = process_names(program);
-        std::string list;
         nlohmann::json names_json = nlohmann::json::array();
-        for (const auto name : names) {
-            list += (list.empty() ? "" : ", ") + std::string(name);
-            names_json.push_back(std::string(name));
-        }
+        for (const auto name : names) names_json.push_back(std::string(name));
+        std::string list;  // the commands the holder knows, not /proc's 15-character process names
+        for (const auto name : command_names(program)) list += (list.empty() ? "" : ", ") + std::string(name);
         const DefaultSlots chosen = default_slots_for(names.front());
         slots.push_back({{"program", std::string(program_word(program))}, {"process_names", names_json}, {"tokens", slots_word(chosen)}});
         report.add("slots", Status::Info, msg(tr("{0} ({1}) sees {2}."), program_name(program), list, slots_text(chosen)));
@@ -332,7 +395,8 @@ int run_doctor(const std::vector<std::string>& words) {
     Report report;
     check_cards(report);
     check_module(report, module);
-    check_nss(report, module, args.value("module") ? " --module " + module.string() : std::string());
+    check_nss(report, module, args.value("module") ? " --module " + module.string() : std::string(),
+              !fs::exists(module, error) || module_file_problem(module).empty());
     check_slots(report);
 
     const auto actions = static_cast<unsigned long>(
@@ -344,7 +408,8 @@ int run_doctor(const std::vector<std::string>& words) {
                                 {"fix", f.fix.empty() ? nlohmann::json(nullptr) : nlohmann::json(f.fix)}});
         report.json["ok"] = actions == 0;
         report.json["findings"] = findings;
-        std::printf("%s\n", report.json.dump(2).c_str());
+        // Profile names and folders come from files and need not be UTF-8: replaced, not an exception.
+        std::printf("%s\n", report.json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     } else {
         for (const auto& f : report.findings) {
             const std::string tag = f.status == Status::Ok       ? paint(Colour::Green, tr("[ok]"))

@@ -1,6 +1,11 @@
 // NSS's tools run as child processes (nss_tool.hpp).
 #include "cli/nss_tool.hpp"
 
+#include "cli/i18n.hpp"
+#include "cli/programs.hpp"
+
+#include <elf.h>
+
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -9,6 +14,8 @@
 #include <array>
 #include <cctype>
 #include <cerrno>
+#include <cstring>
+#include <fstream>
 #include <sstream>
 
 extern char** environ;
@@ -50,10 +57,100 @@ std::string sql(const std::filesystem::path& dir) { return "sql:" + dir.string()
 void run_nss(const std::vector<std::string>& argv) {
     const auto run = run_tool(argv);
     if (!run) throw ToolMissing(argv.front());
-    if (run->status != 0) throw ToolFailed(first_line(run->output));
+    if (run->status != 0) throw ToolFailed(first_line(run->output), run->output);
+}
+
+// The ELF identification and header start of `path` (EI_NIDENT bytes, then e_type and e_machine,
+// whose offsets 16 and 18 are the same for 32- and 64-bit files); nullopt when shorter.
+std::optional<std::array<unsigned char, 20>> elf_start(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::array<unsigned char, 20> bytes{};
+    if (!in.read(reinterpret_cast<char*>(bytes.data()), bytes.size())) return std::nullopt;  // NOLINT(cppcoreguidelines-pro-type-reinterpret-cast): istream reads char
+    return bytes;
+}
+
+// A 16-bit field of an ELF header in the file's own byte order.
+unsigned elf_half(const std::array<unsigned char, 20>& bytes, std::size_t at) {
+    return bytes[EI_DATA] == ELFDATA2MSB ? (bytes[at] << 8U) | bytes[at + 1] : bytes[at] | (bytes[at + 1] << 8U);
+}
+
+// A word for a shell command line: single-quoted unless plain.
+std::string shell_word(const std::string& text) {
+    if (!text.empty() && text.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/._-+~") == std::string::npos)
+        return text;
+    std::string quoted = "'";
+    for (const char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return quoted + "'";
+}
+
+// A path as the holder types it: "~/..." for the home folder (unquoted: the shell expands ~).
+std::string shell_path(const std::filesystem::path& path) {
+    const std::string shown = tilde(path);
+    if (shown.starts_with("~/")) return "~/" + shell_word(shown.substr(2));
+    return shell_word(shown);
 }
 
 }  // namespace
+
+std::string module_file_problem(const std::filesystem::path& path) {
+    std::error_code error;
+    const auto status = std::filesystem::status(path, error);
+    if (std::filesystem::is_directory(status)) return tr("it is a folder");
+    if (!std::filesystem::is_regular_file(status)) return tr("it is not a regular file");
+    if (::access(path.c_str(), R_OK) != 0) return msg(tr("it cannot be read: {}"), std::strerror(errno));
+    const auto file = elf_start(path);
+    if (!file || std::memcmp(file->data(), ELFMAG, SELFMAG) != 0) return tr("it is not an ELF shared library");
+    const auto self = elf_start("/proc/self/exe");
+    if (self && ((*file)[EI_CLASS] != (*self)[EI_CLASS] || (*file)[EI_DATA] != (*self)[EI_DATA] ||
+                 elf_half(*file, 18) != elf_half(*self, 18)))
+        return tr("it is built for another kind of computer");
+    if (elf_half(*file, 16) != ET_DYN) return tr("it is not an ELF shared library");
+    return {};
+}
+
+FailureExplained read_only_database(const std::filesystem::path& dir) {
+    return {msg(tr("the database in {} cannot be written (read-only: the folder or its files belong to another user, "
+                   "or have no write permission)"),
+                tilde(dir)),
+            msg(tr("check the owner and permissions: ls -ld {0} {0}/*.db; if they are not yours: sudo chown -R $USER {0}"), shell_path(dir))};
+}
+
+bool database_writable(const std::filesystem::path& dir) {
+    if (::access(dir.c_str(), W_OK) != 0) return false;
+    for (const char* name : {"cert9.db", "key4.db", "pkcs11.txt"}) {
+        const auto file = dir / name;
+        if (::access(file.c_str(), F_OK) == 0 && ::access(file.c_str(), W_OK) != 0) return false;
+    }
+    return true;
+}
+
+FailureExplained explain_failure(const ToolFailed& failure, const std::filesystem::path& dir) {
+    const std::string& output = failure.output().empty() ? std::string(failure.what()) : failure.output();
+    const std::string folder = shell_path(dir);
+    if (output.find("SEC_ERROR_READ_ONLY") != std::string::npos) return read_only_database(dir);
+    if (output.find("SEC_ERROR_BAD_DATABASE") != std::string::npos)
+        return {msg(tr("the database in {} is damaged (NSS cannot read it)"), tilde(dir)),
+                msg(tr("move the damaged files aside: mv {0}/cert9.db {0}/cert9.db.broken && mv {0}/key4.db {0}/key4.db.broken, "
+                       "then start the program once (it makes new ones) and run jpki setup again; certificates imported "
+                       "into the old database must be imported again"),
+                    folder)};
+    std::string said = first_line(output);
+    // modutil -add: 'ERROR: Failed to add module "X". Probable cause : "...".' — the cause is the news.
+    if (const auto cause = said.find("Probable cause : \""); cause != std::string::npos) {
+        said.erase(0, cause + std::string_view("Probable cause : \"").size());
+        if (said.ends_with("\".")) said.erase(said.size() - 2);
+    }
+    return {msg(tr("the NSS tool reported: {}"), said), {}};
+}
+
+FailureExplained explain_failure(const std::filesystem::filesystem_error& failure) {
+    const std::string path = tilde(failure.path1());
+    std::string parents;
+    for (std::filesystem::path p = failure.path1(); !p.empty() && p != p.parent_path() && p != home_dir(); p = p.parent_path())
+        parents.insert(0, shell_path(p) + (parents.empty() ? "" : " "));
+    return {msg(tr("the folder {0} cannot be made (the system says: {1})"), path, failure.code().message()),
+            msg(tr("check each part of the path (one of them may be a file, or belong to another user): ls -ld {}"), parents)};
+}
 
 std::optional<ToolRun> run_tool(const std::vector<std::string>& argv) {
     std::array<int, 2> ends{};
@@ -101,7 +198,7 @@ bool has_nss_database(const std::filesystem::path& dir) {
 std::vector<NssModule> list_modules(const std::filesystem::path& dir) {
     const auto run = run_tool({"modutil", "-dbdir", sql(dir), "-list"});
     if (!run) throw ToolMissing("modutil");
-    if (run->status != 0) throw ToolFailed(first_line(run->output));
+    if (run->status != 0) throw ToolFailed(first_line(run->output), run->output);
     // "  2. My Number Card (JPKI)" starts a module; "\tlibrary name: /path" follows.
     std::vector<NssModule> modules;
     std::istringstream lines(run->output);

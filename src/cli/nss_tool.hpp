@@ -7,6 +7,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace jpki::cli {
@@ -22,10 +23,16 @@ struct ToolRun {
 };
 [[nodiscard]] std::optional<ToolRun> run_tool(const std::vector<std::string>& argv);
 
-// A tool that is installed but failed: what() is its first line of output.
+// A tool that is installed but failed: what() is its first line of output; output() all of it
+// (stdout and stderr together).
 class ToolFailed : public std::runtime_error {
 public:
-    using std::runtime_error::runtime_error;
+    explicit ToolFailed(const std::string& first_line, std::string output = {})
+        : std::runtime_error(first_line), output_(std::move(output)) {}
+    [[nodiscard]] const std::string& output() const noexcept { return output_; }
+
+private:
+    std::string output_;
 };
 // modutil/certutil not installed: what() is the tool's name.
 class ToolMissing : public std::runtime_error {
@@ -51,6 +58,31 @@ void delete_module(const std::filesystem::path& dir, const std::string& name);
 // mkdir -p DIR (mode 0700) and `certutil -N -d sql:DIR --empty-password`. Throws ToolMissing,
 // ToolFailed, std::filesystem::filesystem_error.
 void create_nss_database(const std::filesystem::path& dir);
+
+// Why `path` cannot be a PKCS#11 module for this program's machine, translated ("it is a
+// folder", "it is not an ELF shared library", ...), or "" when it can be: a readable regular file
+// holding an ELF shared object of this machine (class, byte order and e_machine compared with
+// /proc/self/exe). Checked before any database changes: modutil would refuse it only after the
+// old registration is gone (issue 8 break test). Does not load the file.
+[[nodiscard]] std::string module_file_problem(const std::filesystem::path& path);
+
+// A failed modutil/certutil run on the database in `dir`, explained for the holder (translated):
+// `text` says what is wrong (the read-only and damaged databases NSS reports as
+// SEC_ERROR_READ_ONLY and SEC_ERROR_BAD_DATABASE; other failures quote the tool's own words
+// inside a translated sentence), `fix` the commands that repair it ("" when there is none).
+struct FailureExplained {
+    std::string text;
+    std::string fix;
+};
+[[nodiscard]] FailureExplained explain_failure(const ToolFailed& failure, const std::filesystem::path& dir);
+// The database in `dir` cannot be written (what explain_failure says of SEC_ERROR_READ_ONLY).
+[[nodiscard]] FailureExplained read_only_database(const std::filesystem::path& dir);
+// Can this process change the database in `dir` (the folder and its cert9.db, key4.db and
+// pkcs11.txt writable: access(2), so a read-only mount counts, and root's bypass of permissions)?
+[[nodiscard]] bool database_writable(const std::filesystem::path& dir);
+// A folder that could not be made (std::filesystem's error, whose reason is the C library's
+// English text), explained in a translated sentence with the fix.
+[[nodiscard]] FailureExplained explain_failure(const std::filesystem::filesystem_error& failure);
 
 // Is `a` the same file as `b` (after resolving symbolic links; false if either is missing)?
 [[nodiscard]] bool same_file(const std::filesystem::path& a, const std::filesystem::path& b);

@@ -28,6 +28,10 @@ constexpr std::array<std::string_view, 3> kFirefoxNames = {"firefox", "firefox-e
 constexpr std::array<std::string_view, 2> kThunderbirdNames = {"thunderbird", "thunderbird-bin"};
 constexpr std::array<std::string_view, 3> kChromeNames = {"chrome", "chromium", "chromium-browse"};
 constexpr std::array<std::string_view, 1> kLibreOfficeNames = {"soffice.bin"};
+constexpr std::array<std::string_view, 2> kFirefoxCommands = {"firefox", "firefox-esr"};
+constexpr std::array<std::string_view, 1> kThunderbirdCommands = {"thunderbird"};
+constexpr std::array<std::string_view, 2> kChromeCommands = {"google-chrome", "chromium"};
+constexpr std::array<std::string_view, 1> kLibreOfficeCommands = {"libreoffice"};
 
 std::string read_text(const fs::path& path) {
     std::ifstream in(path, std::ios::binary);
@@ -54,9 +58,11 @@ struct MozillaProfile {
     bool is_default = false;
 };
 
-// Every [Profile*] section with a Path (IsRelative=1: relative to the ini's folder).
-std::vector<MozillaProfile> read_profiles_ini(const fs::path& root) {
+// Every [Profile*] section with a Path (IsRelative=1: relative to the ini's folder); a section
+// without one goes to `skipped` by its name ("[Profile2]", with Name= when it has one).
+std::vector<MozillaProfile> read_profiles_ini(const fs::path& root, std::vector<std::string>* skipped = nullptr) {
     std::vector<MozillaProfile> profiles;
+    std::string header;
     std::istringstream lines(read_text(root / "profiles.ini"));
     std::string line;
     std::map<std::string, std::string> section;
@@ -68,6 +74,8 @@ std::vector<MozillaProfile> read_profiles_ini(const fs::path& root) {
             MozillaProfile profile{section["Name"], relative ? root / path : path, section["Default"] == "1"};
             if (profile.name.empty()) profile.name = profile.dir.filename().string();
             profiles.push_back(std::move(profile));
+        } else if (in_profile && skipped != nullptr) {
+            skipped->push_back(section["Name"].empty() ? header : header + " (Name=" + section["Name"] + ")");
         }
         section.clear();
     };
@@ -76,6 +84,7 @@ std::vector<MozillaProfile> read_profiles_ini(const fs::path& root) {
         if (text.starts_with('[')) {
             finish();
             in_profile = text.starts_with("[Profile");
+            header = text;
             continue;
         }
         if (const auto equals = text.find('='); equals != std::string::npos)
@@ -94,14 +103,19 @@ std::vector<fs::path> mozilla_roots(Program program) {
             home / ".var/app/org.mozilla.Thunderbird/.thunderbird"};
 }
 
-std::vector<NssDatabase> mozilla_databases(Program program) {
+std::vector<NssDatabase> mozilla_databases(Program program, std::vector<std::string>& notes) {
     std::vector<NssDatabase> found;
-    for (const auto& root : mozilla_roots(program))
-        for (const auto& profile : read_profiles_ini(root))
+    for (const auto& root : mozilla_roots(program)) {
+        std::vector<std::string> skipped;
+        for (const auto& profile : read_profiles_ini(root, &skipped))
             found.push_back({program, profile.dir,
                              msg(program == Program::Firefox ? tr("Firefox profile {0} ({1})") : tr("Thunderbird profile {0} ({1})"),
                                  profile.name, tilde(profile.dir)),
                              {program}, false});
+        for (const auto& section : skipped)
+            notes.push_back(msg(tr("{0}: the profile {1} in {2} has no Path= line: skipped (fix or remove that section)."),
+                                program_name(program), section, tilde(root / "profiles.ini")));
+    }
     return found;
 }
 
@@ -163,7 +177,7 @@ std::string libreoffice_setting(const std::string& xcu, std::string_view name) {
     return trim(value);
 }
 
-std::vector<NssDatabase> libreoffice_databases(std::string& missing) {
+std::vector<NssDatabase> libreoffice_databases(std::vector<std::string>& notes) {
     const fs::path xcu_path = config_home() / "libreoffice/4/user/registrymodifications.xcu";
     if (const char* env = std::getenv("MOZILLA_CERTIFICATE_FOLDER"); env != nullptr && *env != '\0') {
         const fs::path dir = nss_folder(env);
@@ -174,25 +188,41 @@ std::vector<NssDatabase> libreoffice_databases(std::string& missing) {
     const std::string xcu = read_text(xcu_path);
     // CertDir is what Tools > Options > Security > Certificate Path saves and what NSS is opened
     // with, when the folder exists (ManualCertDir only remembers the dialog's list).
-    if (const std::string value = libreoffice_setting(xcu, "CertDir"); !value.empty() && fs::is_directory(nss_folder(value))) {
-        const fs::path dir = nss_folder(value);
+    const std::string cert_dir = libreoffice_setting(xcu, "CertDir");
+    std::error_code error;
+    if (!cert_dir.empty() && fs::is_directory(nss_folder(cert_dir), error)) {
+        const fs::path dir = nss_folder(cert_dir);
         return {{Program::LibreOffice, dir,
                  msg(tr("LibreOffice (certificate folder {}, from its Certificate Path setting)"), tilde(dir)),
                  {Program::LibreOffice}, false}};
     }
+    // A setting naming a folder that is gone: LibreOffice falls back as when none is set.
+    const std::string gone = cert_dir.empty() ? std::string() : tilde(nss_folder(cert_dir));
     for (const Program fallback : {Program::Thunderbird, Program::Firefox}) {
         const auto profile = default_profile(fallback);
         if (!profile) continue;
-        return {{Program::LibreOffice, profile->dir,
-                 msg(fallback == Program::Thunderbird
-                         ? tr("LibreOffice (no certificate folder set: it uses the Thunderbird profile {0}, {1})")
-                         : tr("LibreOffice (no certificate folder set: it uses the Firefox profile {0}, {1})"),
-                     profile->name, tilde(profile->dir)),
-                 {Program::LibreOffice, fallback}, false}};
+        const std::string description =
+            gone.empty() ? msg(fallback == Program::Thunderbird
+                                   ? tr("LibreOffice (no certificate folder set: it uses the Thunderbird profile {0}, {1})")
+                                   : tr("LibreOffice (no certificate folder set: it uses the Firefox profile {0}, {1})"),
+                               profile->name, tilde(profile->dir))
+                         : msg(fallback == Program::Thunderbird
+                                   ? tr("LibreOffice (the certificate folder set in LibreOffice, {2}, does not exist: it uses the "
+                                        "Thunderbird profile {0}, {1})")
+                                   : tr("LibreOffice (the certificate folder set in LibreOffice, {2}, does not exist: it uses the "
+                                        "Firefox profile {0}, {1})"),
+                               profile->name, tilde(profile->dir), gone);
+        return {{Program::LibreOffice, profile->dir, description, {Program::LibreOffice, fallback}, false}};
     }
-    missing = msg(tr("LibreOffice: no certificate folder is set in {} and there is no Thunderbird or Firefox profile "
-                     "to fall back to. Choose one in Tools > Options > LibreOffice > Security > Certificate Path."),
-                  tilde(xcu_path));
+    notes.push_back(gone.empty()
+                        ? msg(tr("LibreOffice: no certificate folder is set in {} and there is no Thunderbird or Firefox profile "
+                                 "to fall back to. Choose one in Tools > Options > LibreOffice > Security > Certificate Path."),
+                              tilde(xcu_path))
+                        : msg(tr("LibreOffice: the certificate folder set in LibreOffice ({0}) does not exist, and there is no "
+                                 "Thunderbird or Firefox profile to fall back to. Create that folder with its database "
+                                 "(certutil -N -d sql:{0} --empty-password), or choose another in Tools > Options > "
+                                 "LibreOffice > Security > Certificate Path."),
+                              gone));
     return {};
 }
 
@@ -277,6 +307,25 @@ std::span<const std::string_view> process_names(Program program) {
     return {};
 }
 
+std::optional<fs::path> blocking_file(const fs::path& dir) {
+    for (fs::path p = dir; !p.empty() && p != p.parent_path(); p = p.parent_path()) {
+        std::error_code error;
+        const auto status = fs::status(p, error);
+        if (fs::exists(status) && !fs::is_directory(status)) return p;
+    }
+    return std::nullopt;
+}
+
+std::span<const std::string_view> command_names(Program program) {
+    switch (program) {
+    case Program::Firefox: return kFirefoxCommands;
+    case Program::Thunderbird: return kThunderbirdCommands;
+    case Program::Chrome: return kChromeCommands;
+    case Program::LibreOffice: return kLibreOfficeCommands;
+    }
+    return {};
+}
+
 fs::path home_dir() {
     if (const char* home = std::getenv("HOME"); home != nullptr && *home == '/') return fs::path(home).lexically_normal();
     if (const passwd* entry = ::getpwuid(::getuid()); entry != nullptr && entry->pw_dir != nullptr) return entry->pw_dir;
@@ -291,25 +340,38 @@ std::string tilde(const fs::path& path) {
     return text;
 }
 
-std::vector<NssDatabase> find_databases(Program program, std::string& missing) {
-    missing.clear();
+std::vector<NssDatabase> find_databases(Program program, std::vector<std::string>& notes) {
     switch (program) {
     case Program::Firefox:
     case Program::Thunderbird: {
-        auto found = mozilla_databases(program);
+        auto found = mozilla_databases(program, notes);
         if (found.empty())
-            missing = msg(program == Program::Firefox ? tr("No Firefox profile found (looked in {}).")
+            notes.push_back(msg(program == Program::Firefox ? tr("No Firefox profile found (looked in {}).")
                                                       : tr("No Thunderbird profile found (looked in {})."),
-                          tilde(mozilla_roots(program).front() / "profiles.ini"));
+                          tilde(mozilla_roots(program).front() / "profiles.ini")));
         return found;
     }
     case Program::Chrome: {
         const fs::path dir = home_dir() / ".pki/nssdb";
         return {{Program::Chrome, dir, msg(tr("Chrome/Chromium ({})"), tilde(dir)), {Program::Chrome}, true}};
     }
-    case Program::LibreOffice: return libreoffice_databases(missing);
+    case Program::LibreOffice: return libreoffice_databases(notes);
     }
     return {};
+}
+
+std::string absence_reason(const NssDatabase& db) {
+    if (db.created_on_demand) {
+        if (const auto file = blocking_file(db.dir))
+            return msg(tr("no certificate database, and it cannot be made: {} is a file, not a folder"), tilde(*file));
+        return tr("no certificate database yet (jpki setup makes it)");
+    }
+    std::error_code error;
+    if (!fs::is_directory(db.dir, error))
+        return db.program == Program::LibreOffice
+                   ? tr("the certificate folder does not exist")
+                   : tr("the profile folder does not exist (remove the profile from profiles.ini, or create it by starting the program)");
+    return msg(tr("no certificate database yet: start {} once, close it, then run jpki setup again"), program_name(db.program));
 }
 
 std::vector<std::string> running_evidence(Program program, std::span<const NssDatabase> databases) {

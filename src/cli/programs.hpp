@@ -7,6 +7,7 @@
 
 #include <array>
 #include <filesystem>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -24,6 +25,8 @@ inline constexpr std::array<Program, 4> kAllPrograms = {Program::Firefox, Progra
 [[nodiscard]] std::string_view program_name(Program program);
 // The program's process names as /proc/PID/comm shows them (at most 15 characters).
 [[nodiscard]] std::span<const std::string_view> process_names(Program program);
+// The commands the holder starts it with ("chromium", not comm's "chromium-browse"), for messages.
+[[nodiscard]] std::span<const std::string_view> command_names(Program program);
 
 // One NSS database a program uses.
 struct NssDatabase {
@@ -34,9 +37,17 @@ struct NssDatabase {
     bool created_on_demand = false;  // Chrome's ~/.pki/nssdb: made when missing (Chrome makes it lazily)
 };
 
-// The current user's databases of `program`. When there is none, `missing` says where it looked
-// (translated, one sentence).
-[[nodiscard]] std::vector<NssDatabase> find_databases(Program program, std::string& missing);
+// The current user's databases of `program`. `notes` gets what the holder should know (translated,
+// one sentence each): where it looked when there is none; a profiles.ini profile skipped, and why.
+[[nodiscard]] std::vector<NssDatabase> find_databases(Program program, std::vector<std::string>& notes);
+
+// Why `db` has no NSS database (cert9.db) yet, translated: its folder is missing, or the folder
+// has none. The same words for setup and doctor.
+[[nodiscard]] std::string absence_reason(const NssDatabase& db);
+
+// The file (not a folder) standing where `dir` or one of its parent folders should be, so that
+// `dir` cannot be made (~/.pki being a file); nullopt when there is none.
+[[nodiscard]] std::optional<std::filesystem::path> blocking_file(const std::filesystem::path& dir);
 
 // What shows that `program` is running for this user: "firefox (process 1234)", "lock
 // ~/.mozilla/firefox/x/lock (process 1234)"; empty when nothing does. A process counts when it

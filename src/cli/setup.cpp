@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <map>
 #include <set>
+#include <utility>
 
 #ifndef JPKI_INSTALLED_MODULE
 #error "JPKI_INSTALLED_MODULE (p11-kit's p11_module_path/jpki-pkcs11.so) comes from src/cli/CMakeLists.txt"
@@ -36,7 +37,7 @@ void print_help() {
                            "  --module PATH  the module file to add (default: the installed one)\n"
                            "\n"
                            "Exit codes: 0 done, 1 a database could not be changed, 8 refused (the program is\n"
-                           "running, the module file is missing, or no database was found)."));
+                           "running, the module file is missing or is no module, or no database was found)."));
 }
 
 std::string fix_tool_missing(const std::string& tool) {
@@ -44,9 +45,17 @@ std::string fix_tool_missing(const std::string& tool) {
 }
 
 struct Outcome {
+    Outcome() = default;
+    Outcome(std::string text_, bool failed_ = false, std::string fix_ = {})
+        : text(std::move(text_)), failed(failed_), fix(std::move(fix_)) {}
     std::string text;
     bool failed = false;
+    std::string fix;  // printed under a failure
 };
+
+Outcome failure_outcome(const FailureExplained& explained, const std::string& more = {}) {
+    return {msg(tr("failed: {}"), explained.text) + more, true, explained.fix};
+}
 
 std::string remove_command(const fs::path& dir, const std::string& name) {
     return "modutil -dbdir 'sql:" + dir.string() + "' -delete '" + name + "' -force";
@@ -61,12 +70,7 @@ bool same_library(const std::string& library, const fs::path& module) {
 Outcome add_to(const NssDatabase& db, const fs::path& module) {
     std::string created;
     if (!has_nss_database(db.dir)) {
-        if (!db.created_on_demand) {
-            std::error_code error;
-            if (!fs::is_directory(db.dir, error))
-                return {tr("the profile folder does not exist (remove the profile from profiles.ini, or create it by starting the program)"), true};
-            return {msg(tr("no certificate database yet: start {} once, close it, then run this again"), program_name(db.program)), true};
-        }
+        if (!db.created_on_demand) return {absence_reason(db), true};
         create_nss_database(db.dir);
         created = tr("database created, ");
     }
@@ -74,9 +78,20 @@ Outcome add_to(const NssDatabase& db, const fs::path& module) {
     const auto ours = std::find_if(modules.begin(), modules.end(), [](const auto& m) { return m.name == kNssModuleName; });
     if (ours != modules.end()) {
         if (same_file(ours->library, module) || ours->library == module.string()) return {created + tr("already set up")};
+        // NSS holds one module per name, so the old one goes first; when the new file fails to load
+        // the old registration comes back (a failed re-setup must not leave the holder without one).
         const std::string was = ours->library;
         delete_module(db.dir, kNssModuleName);
-        add_module(db.dir, kNssModuleName, module);
+        try {
+            add_module(db.dir, kNssModuleName, module);
+        } catch (const ToolFailed& failure) {
+            try {
+                add_module(db.dir, kNssModuleName, was);
+            } catch (const ToolFailed&) {
+                return failure_outcome(explain_failure(failure, db.dir), "; " + msg(tr("the module file registered before ({}) could not be registered again"), was));
+            }
+            return failure_outcome(explain_failure(failure, db.dir), "; " + msg(tr("the module file registered before ({}) is kept"), was));
+        }
         return {created + msg(tr("module file changed (was {})"), was)};
     }
     const auto other = std::find_if(modules.begin(), modules.end(), [&](const auto& m) { return same_library(m.library, module); });
@@ -125,7 +140,7 @@ int run_setup(const std::vector<std::string>& words) {
 
     fs::path module = args.value("module").value_or(JPKI_INSTALLED_MODULE);
     std::error_code error;
-    if (!undo && !fs::is_regular_file(module, error)) {
+    if (!undo && !fs::exists(module, error)) {
         throw CliError(ExitCode::Refused,
                        args.value("module")
                            ? msg(tr("The module file {} does not exist.\n  Fix: build it (cmake --build build) or give its path with --module PATH."),
@@ -134,15 +149,18 @@ int run_setup(const std::vector<std::string>& words) {
                                     "(or run 'sudo cmake --install build' in the source tree), or give its path with --module PATH."),
                                  module.string()));
     }
+    if (!undo)
+        if (const std::string problem = module_file_problem(module); !problem.empty())
+            throw CliError(ExitCode::Refused, msg(tr("{0} is not a PKCS#11 module ({1}); nothing was changed.\n  Fix: give the path of "
+                                                     "jpki-pkcs11.so with --module PATH."),
+                                                  module.string(), problem));
     if (fs::path absolute = fs::absolute(module, error); !error) module = absolute.lexically_normal();
 
     // Every database first, so that nothing changes when one of its programs runs.
     std::vector<NssDatabase> databases;
     std::vector<std::string> notes;
     for (const Program p : programs) {
-        std::string missing;
-        auto found = find_databases(p, missing);
-        if (!missing.empty()) notes.push_back(missing);
+        auto found = find_databases(p, notes);
         databases.insert(databases.end(), found.begin(), found.end());
     }
     if (databases.empty()) {
@@ -179,10 +197,11 @@ int run_setup(const std::vector<std::string>& words) {
             } catch (const ToolMissing& missing) {
                 throw CliError(ExitCode::Failure, fix_tool_missing(missing.what()));
             } catch (const ToolFailed& failure) {
-                outcome = {msg(tr("failed: {}"), failure.what()), true};
+                outcome = failure_outcome(explain_failure(failure, db.dir));
             } catch (const fs::filesystem_error& failure) {
-                outcome = {msg(tr("failed: {}"), failure.what()), true};
+                outcome = failure_outcome(explain_failure(failure));
             }
+            if (!outcome.fix.empty()) outcome.text += "\n  " + msg(tr("Fix: {}"), outcome.fix);
             done.emplace(key, outcome.text);
         }
         failed = failed || outcome.failed;

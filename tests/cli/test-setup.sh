@@ -3,13 +3,18 @@
 # under a scratch HOME (databases made with NSS's certutil, read back with modutil -list): module
 # added exactly once, second run idempotent (pkcs11.txt unchanged), --undo, refusal while the
 # program runs (a process named firefox, a live profile lock), LibreOffice's folder setting and
-# its fallback profile, a module under another name, a missing module file; and that a process
+# its fallback profile, a module under another name, a missing module file, a file that is no
+# module (refused before anything changes), a failed re-setup keeping the old registration,
+# read-only and damaged databases and an uncreatable ~/.pki/nssdb explained with their fix, a
+# profiles.ini profile without Path= and a missing profile folder reported; and that a process
 # named thunderbird sees both of the card's tokens through a database `jpki setup` prepared.
 source "$(dirname "$0")/lib.sh"
 cases=(firefox-en firefox-ja idempotent undo-en undo-ja thunderbird chrome-creates-db
        running-process-en running-process-ja running-lock stale-lock libreoffice-certdir
        libreoffice-fallback other-name module-missing nothing-found-ja thunderbird-sees-both-tokens
-       help-en help-ja usage tools-missing)
+       help-en help-ja usage tools-missing not-a-module-en not-a-module-ja resetup-keeps-old read-only-en
+       read-only-ja damaged-db pki-is-a-file profile-without-path missing-profile-folder
+       libreoffice-certdir-gone-ja)
 [ "${1:-}" = --list ] && { printf '%s\n' "${cases[@]}"; exit 0; }
 command -v modutil >/dev/null && command -v certutil >/dev/null || { echo "SKIP: libnss3-tools not installed"; exit 77; }
 
@@ -193,7 +198,16 @@ XCU
     # A setting naming a folder that is gone: LibreOffice falls back to a profile, and so do we.
     rm -rf "$HOME/lo-nss"
     run_jpki en setup libreoffice --module "$MODULE"; expect_rc 0
-    expect_line out "LibreOffice (no certificate folder set: it uses the Firefox profile default-esr, ~/.mozilla/firefox/abcd.default-esr): module added" ;;
+    expect_line out "LibreOffice (the certificate folder set in LibreOffice, ~/lo-nss, does not exist: it uses the Firefox profile default-esr, ~/.mozilla/firefox/abcd.default-esr): module added" ;;
+libreoffice-certdir-gone-ja)
+    mkdir -p "$HOME/.config/libreoffice/4/user"
+    printf '<oor:items xmlns:oor="http://openoffice.org/2001/registry"><item oor:path="/org.openoffice.Office.Common/Security/Scripting"><prop oor:name="CertDir" oor:op="fuse"><value>%s</value></prop></item></oor:items>\n' \
+        "$HOME/lo-nss" >"$HOME/.config/libreoffice/4/user/registrymodifications.xcu"
+    run_jpki en setup libreoffice --module "$MODULE"; expect_rc 8
+    expect_line err "LibreOffice: the certificate folder set in LibreOffice (~/lo-nss) does not exist, and there is no Thunderbird or Firefox profile to fall back to. Create that folder with its database (certutil -N -d sql:~/lo-nss --empty-password), or choose another in Tools > Options > LibreOffice > Security > Certificate Path."
+    firefox_profiles
+    run_jpki ja setup libreoffice --module "$MODULE"; expect_rc 0
+    expect_line out "LibreOffice（LibreOffice に設定された証明書フォルダー ~/lo-nss が存在しないため、Firefox のプロファイル default-esr を使用: ~/.mozilla/firefox/abcd.default-esr）: モジュールを追加しました" ;;
 libreoffice-fallback)
     firefox_profiles
     run_jpki en setup libreoffice --module "$MODULE"; expect_rc 0
@@ -275,5 +289,99 @@ tools-missing)
     PATH=$work/path run_jpki ja setup firefox --module "$MODULE"; expect_rc 1
     expect_line err "modutil がインストールされていません（データベースの変更には NSS のツールを使います）。"
     expect_none "$FF" ;;
+not-a-module-en|not-a-module-ja)
+    # Refused before any database changes: the working registration stays (issue 8 break test).
+    run_jpki en setup chrome --module "$MODULE"; expect_rc 0
+    before=$(sha256sum "$HOME/.pki/nssdb/pkcs11.txt")
+    for file in /etc/passwd /tmp /dev/null; do
+        case $file in /etc/passwd) why_en="it is not an ELF shared library" why_ja="ELF 形式の共有ライブラリではありません" ;;
+                      /tmp) why_en="it is a folder" why_ja="フォルダーです" ;;
+                      /dev/null) why_en="it is not a regular file" why_ja="通常のファイルではありません" ;; esac
+        if [ "$1" = not-a-module-en ]; then
+            run_jpki en setup chrome --module "$file"; expect_rc 8
+            expect_line err "$file is not a PKCS#11 module ($why_en); nothing was changed."
+            expect_line err "  Fix: give the path of jpki-pkcs11.so with --module PATH."
+        else
+            run_jpki ja setup chrome --module "$file"; expect_rc 8
+            expect_line err "$file は PKCS#11 モジュールではありません（$why_ja）。何も変更していません。"
+            expect_line err "  対処: --module パス で jpki-pkcs11.so のパスを指定してください。"
+        fi
+    done
+    [ "$(sha256sum "$HOME/.pki/nssdb/pkcs11.txt")" = "$before" ] || fail "a refused module changed the database"
+    expect_once "$HOME/.pki/nssdb" ;;
+resetup-keeps-old)
+    # An ELF shared library that is no PKCS#11 module passes the file check; modutil refuses it
+    # after the old registration was deleted, and the old one comes back.
+    command -v cc >/dev/null || { echo "SKIP: no C compiler to make a non-PKCS#11 library"; exit 77; }
+    cc -shared -fPIC -x c /dev/null -o "$work/not-pkcs11.so" || fail "cc -shared"
+    run_jpki en setup chrome --module "$MODULE"; expect_rc 0
+    run_jpki en setup chrome --module "$work/not-pkcs11.so"; expect_rc 1
+    expect_line out "Chrome/Chromium (~/.pki/nssdb): failed: the NSS tool reported: $work/not-pkcs11.so: undefined symbol: C_GetFunctionList; the module file registered before ($MODULE) is kept"
+    expect_once "$HOME/.pki/nssdb"
+    run_jpki ja setup chrome --module "$work/not-pkcs11.so"; expect_rc 1
+    expect_line out "Chrome/Chromium（~/.pki/nssdb）: 失敗しました: NSS のツールのメッセージ: $work/not-pkcs11.so: undefined symbol: C_GetFunctionList; 以前登録されていたモジュールファイル（$MODULE）の登録はそのままです"
+    expect_once "$HOME/.pki/nssdb" ;;
+read-only-en|read-only-ja)
+    # A database the user cannot write: as root (permissions do not bind root) a read-only bind
+    # mount in a private mount namespace, else the files' write permission taken away.
+    firefox_profiles
+    printf '[Profile0]\nName=default-esr\nIsRelative=1\nPath=abcd.default-esr\n' >"$HOME/.mozilla/firefox/profiles.ini"
+    lang=${1#read-only-}
+    if [ "$(id -u)" = 0 ]; then
+        unshare --mount true 2>/dev/null || { echo "SKIP: root without a mount namespace"; exit 77; }
+        o=$work/o e=$work/e
+        "$lang" unshare --mount sh -c 'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" "$1" && shift && exec "$@"' \
+            sh "$FF" "$JPKI" setup firefox --module "$MODULE" >"$o" 2>"$e"
+        rc=$?; out=$(cat "$o") err=$(cat "$e")
+    else
+        chmod a-w "$FF" "$FF"/*.db "$FF/pkcs11.txt"
+        run_jpki "$lang" setup firefox --module "$MODULE"
+        chmod u+w "$FF" "$FF"/*.db "$FF/pkcs11.txt"
+    fi
+    expect_rc 1
+    if [ "$lang" = en ]; then
+        expect_line out "Firefox profile default-esr (~/.mozilla/firefox/abcd.default-esr): failed: the database in ~/.mozilla/firefox/abcd.default-esr cannot be written (read-only: the folder or its files belong to another user, or have no write permission)"
+        expect_line out "  Fix: check the owner and permissions: ls -ld ~/.mozilla/firefox/abcd.default-esr ~/.mozilla/firefox/abcd.default-esr/*.db; if they are not yours: sudo chown -R \$USER ~/.mozilla/firefox/abcd.default-esr"
+    else
+        expect_line out "Firefox のプロファイル default-esr（~/.mozilla/firefox/abcd.default-esr）: 失敗しました: ~/.mozilla/firefox/abcd.default-esr のデータベースに書き込めません（読み取り専用です: フォルダーやファイルの所有者が別のユーザーであるか、書き込み権限がありません）"
+        expect_line out "  対処: 所有者と権限を確認してください: ls -ld ~/.mozilla/firefox/abcd.default-esr ~/.mozilla/firefox/abcd.default-esr/*.db 。ご自身の所有でなければ: sudo chown -R \$USER ~/.mozilla/firefox/abcd.default-esr"
+    fi
+    expect_no_text out SEC_ERROR
+    expect_none "$FF" ;;
+damaged-db)
+    firefox_profiles
+    head -c 4096 /dev/zero | tr '\0' x >"$FF/cert9.db"
+    head -c 4096 /dev/zero | tr '\0' x >"$FF/key4.db"
+    run_jpki en setup firefox --module "$MODULE"; expect_rc 1
+    expect_line out "Firefox profile default-esr (~/.mozilla/firefox/abcd.default-esr): failed: the database in ~/.mozilla/firefox/abcd.default-esr is damaged (NSS cannot read it)"
+    expect_line out "  Fix: move the damaged files aside: mv ~/.mozilla/firefox/abcd.default-esr/cert9.db ~/.mozilla/firefox/abcd.default-esr/cert9.db.broken && mv ~/.mozilla/firefox/abcd.default-esr/key4.db ~/.mozilla/firefox/abcd.default-esr/key4.db.broken, then start the program once (it makes new ones) and run jpki setup again; certificates imported into the old database must be imported again"
+    expect_line out "Firefox profile work (~/elsewhere/work): module added"
+    run_jpki ja setup firefox --module "$MODULE"; expect_rc 1
+    expect_line out "Firefox のプロファイル default-esr（~/.mozilla/firefox/abcd.default-esr）: 失敗しました: ~/.mozilla/firefox/abcd.default-esr のデータベースが壊れています（NSS が読み取れません）"
+    expect_no_text out SEC_ERROR ;;
+pki-is-a-file)
+    touch "$HOME/.pki"
+    run_jpki en setup chrome --module "$MODULE"; expect_rc 1
+    expect_line out "Chrome/Chromium (~/.pki/nssdb): failed: the folder ~/.pki/nssdb cannot be made (the system says: Not a directory)"
+    expect_line out "  Fix: check each part of the path (one of them may be a file, or belong to another user): ls -ld ~/.pki ~/.pki/nssdb"
+    run_jpki ja setup chrome --module "$MODULE"; expect_rc 1
+    # The reason in brackets is the C library's own text (translated by it when it can).
+    expect_text out "Chrome/Chromium（~/.pki/nssdb）: 失敗しました: フォルダー ~/.pki/nssdb を作成できません（システムのメッセージ: "
+    expect_line out "  対処: パスの各部分を確認してください（どれかがファイルであるか、別のユーザーの所有になっている可能性があります）: ls -ld ~/.pki ~/.pki/nssdb"
+    expect_no_text out "filesystem error" ;;
+profile-without-path)
+    firefox_profiles
+    printf '\n[Profile2]\nName=broken\nIsRelative=1\n' >>"$HOME/.mozilla/firefox/profiles.ini"
+    run_jpki en setup firefox --module "$MODULE"; expect_rc 0
+    expect_line out "Firefox: the profile [Profile2] (Name=broken) in ~/.mozilla/firefox/profiles.ini has no Path= line: skipped (fix or remove that section)."
+    run_jpki ja setup firefox --module "$MODULE"; expect_rc 0
+    expect_line out "Firefox: ~/.mozilla/firefox/profiles.ini のプロファイル [Profile2] (Name=broken) には Path= の行がないため、スキップしました（その項目を修正するか削除してください）。" ;;
+missing-profile-folder)
+    firefox_profiles
+    printf '\n[Profile2]\nName=gone\nIsRelative=1\nPath=gone.default\n' >>"$HOME/.mozilla/firefox/profiles.ini"
+    run_jpki en setup firefox --module "$MODULE"; expect_rc 1
+    expect_line out "Firefox profile gone (~/.mozilla/firefox/gone.default): the profile folder does not exist (remove the profile from profiles.ini, or create it by starting the program)"
+    run_jpki ja setup firefox --module "$MODULE"; expect_rc 1
+    expect_line out "Firefox のプロファイル gone（~/.mozilla/firefox/gone.default）: プロファイルのフォルダーがありません（profiles.ini からそのプロファイルを削除するか、プログラムを起動して作成してください）" ;;
 *) fail "unknown case $1" ;;
 esac
