@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <array>
 #include <chrono>
 #include <cstdio>
@@ -98,7 +100,7 @@ int export_certificate(const Args& args) {
     const std::string text = der ? std::string(certificate.begin(), certificate.end()) : to_pem(certificate);
     if (!output) {
         if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size() || std::fflush(stdout) != 0)
-            throw CliError(ExitCode::Failure, tr("Could not write to standard output."));
+            throw CliError(ExitCode::Failure, msg(tr("Could not write to standard output: {}"), std::strerror(errno)));
         return 0;
     }
     // The signing certificate carries the holder's name, address, date of birth and sex

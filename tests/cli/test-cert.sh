@@ -10,7 +10,8 @@ cases=(export-pem export-der-file-en export-der-file-ja export-sign export-der-t
        export-bad-name-ja verify-test-cas-en verify-test-cas-ja verify-shipped-cas-en
        verify-shipped-cas-ja verify-sign verify-expired-en verify-expired-ja verify-no-sign-cert help-en help-ja
        export-exists-en export-exists-ja export-force-symlink export-modes export-no-folder-en
-       export-no-folder-ja export-directory-en export-empty-o verify-no-ca-files-en verify-no-ca-files-ja)
+       export-no-folder-ja export-directory-en export-empty-o verify-no-ca-files-en verify-no-ca-files-ja
+       export-stdout-full)
 [ "${1:-}" = --list ] && { printf '%s\n' "${cases[@]}"; exit 0; }
 
 # One scratch folder for the outer run and the case it runs inside with-vcard.sh.
@@ -53,7 +54,7 @@ export-pem|export-der-file-en|export-der-file-ja|verify-shipped-cas-en|verify-sh
     in_vcard "$1" ;;
 verify-test-cas-en|verify-test-cas-ja) in_vcard "$1" ;;
 export-sign|verify-sign|export-no-folder-*|export-exists-*|export-directory-en) in_vcard "$1" --trace "$scratch/trace" ;;
-export-force-symlink|export-modes|verify-no-ca-files-*) in_vcard "$1" ;;
+export-force-symlink|export-modes|verify-no-ca-files-*|export-stdout-full) in_vcard "$1" ;;
 export-empty-o)
     run_jpki en cert export auth -o ''; expect_rc 2
     expect_text err "-o needs a file name" ;;
@@ -156,6 +157,14 @@ export-bad-name-ja)
     mkdir -p "$scratch/misnamed"
     JPKI_CA_DIR=$scratch/misnamed run_jpki ja cert verify; expect_rc 1
     expect_line err "$scratch/misnamed に auth_ca_*.pem または sign_ca_*.pem という名前のCA証明書がありません。" ;;
+@export-stdout-full)
+    # The reason is given (issue 8: "Could not write X." said nothing of why).
+    en "$JPKI" cert export auth-ca >/dev/full 2>"$scratch/err"; rc=$?; out='' err=$(cat "$scratch/err")
+    expect_rc 1
+    expect_line err "Could not write to standard output: No space left on device"
+    ja "$JPKI" cert export auth-ca >/dev/full 2>"$scratch/err"; rc=$?; err=$(cat "$scratch/err")
+    expect_rc 1
+    expect_line err "標準出力に書き込めませんでした: デバイスに空き領域がありません" ;;
 @export-no-sign-cert-en)
     run_jpki en cert export sign; expect_rc 1
     expect_line err "This card has no signing certificate (cards issued to children under 15 have none)." ;;

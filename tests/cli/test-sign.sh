@@ -43,6 +43,10 @@ help-en)
 help-ja)
     run_jpki ja sign --help; expect_rc 0
     expect_line out "使い方: jpki sign ファイル [--key sign|auth] [-o ファイル.p7s] [--force] [--reader 名前]"
+    # Japanese is 2 columns a character: the -o line's text goes below, in the column of the others.
+    expect_line out "  -o ファイル.p7s"
+    expect_line out "                 署名の書き出し先（既定: ファイル.p7s）"
+    expect_line out "  --force        書き出し先のファイルが既にあれば置き換えます"
     run_jpki ja verify --help; expect_rc 0
     expect_line out "使い方: jpki verify ファイル ファイル.p7s" ;;
 sign-key-en)
