@@ -7,15 +7,17 @@
 #include "cli/certificates.hpp"
 #include "cli/cli.hpp"
 #include "cli/i18n.hpp"
+#include "cli/output_file.hpp"
 #include "cli/terminal.hpp"
 
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <array>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -28,13 +30,15 @@ namespace {
 using card::PinRole;
 
 void print_help() {
-    std::printf("%s\n", tr("Usage: jpki cert export auth|sign|auth-ca|sign-ca [--pem|--der] [-o FILE] [--reader NAME]\n"
+    std::printf("%s\n", tr("Usage: jpki cert export auth|sign|auth-ca|sign-ca [--pem|--der] [-o FILE [--force]] [--reader NAME]\n"
                            "       jpki cert verify [--sign] [--reader NAME]\n"
                            "\n"
                            "export  writes a certificate from the card: auth (authentication certificate),\n"
                            "        sign (signing certificate; asks for the signature password), auth-ca and\n"
                            "        sign-ca (the J-LIS CA certificates on the card). PEM by default, to standard\n"
-                           "        output unless -o FILE is given; DER is never written to a terminal.\n"
+                           "        output unless -o FILE is given; DER is never written to a terminal. An\n"
+                           "        existing FILE is replaced only with --force. The signing certificate's\n"
+                           "        file is readable by you only (it holds your name and address).\n"
                            "verify  checks each certificate against the J-LIS CA certificates installed with\n"
                            "        jpki (issuer, validity now, the CA certificate on the card). --sign also\n"
                            "        checks the signing certificate (asks for the signature password).\n"
@@ -65,10 +69,19 @@ int export_certificate(const Args& args) {
     if (args.flag("pem") && args.flag("der")) args.usage_error(tr("--pem and --der exclude each other"));
     const bool der = args.flag("der");
     const auto output = args.value("o");
+    if (output && output->empty()) args.usage_error(tr("-o needs a file name"));
+    if (args.flag("force") && !output) args.usage_error(tr("--force goes with -o FILE"));
     // Checked before the card is touched (and before a password is asked for).
     if (der && !output && isatty(STDOUT_FILENO) == 1)
         throw CliError(ExitCode::Usage, tr("Refusing to write DER (binary) to the terminal: use -o FILE, redirect the "
                                            "output, or use --pem."));
+    // The output file is prepared before the card too (issue 8: no password is spent on a file
+    // that cannot be written): an existing file without --force, a directory, a missing or
+    // read-only folder fail here. The same rules as `jpki sign` (output_file.hpp).
+    std::optional<OutputFile> file;
+    if (output)
+        file.emplace(*output, args.flag("force"),
+                     msg(tr("{} already exists; nothing was written. Use --force to replace it."), *output));
 
     CardAccess access;
     auto card = access.open(args.value("reader"));
@@ -87,13 +100,14 @@ int export_certificate(const Args& args) {
     const std::string text = der ? std::string(certificate.begin(), certificate.end()) : to_pem(certificate);
     if (!output) {
         if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size() || std::fflush(stdout) != 0)
-            throw CliError(ExitCode::Failure, tr("Could not write to standard output."));
+            throw CliError(ExitCode::Failure, msg(tr("Could not write to standard output: {}"), std::strerror(errno)));
         return 0;
     }
-    std::ofstream file(*output, std::ios::binary | std::ios::trunc);
-    file.write(text.data(), static_cast<std::streamsize>(text.size()));
-    file.close();
-    if (!file) throw CliError(ExitCode::Failure, msg(tr("Could not write {}."), *output));
+    // The signing certificate carries the holder's name, address, date of birth and sex
+    // (JPKI-CARD.md "Certificates"): readable by its owner only. The others hold no personal
+    // data and get the ordinary mode.
+    const mode_t mode = what == "sign" ? mode_t{0600} : OutputFile::ordinary_mode();
+    file->commit(crypto::ByteView(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()), mode);
     std::fprintf(stderr, "%s\n", msg(tr("Wrote {}."), *output).c_str());
     return 0;
 }
@@ -189,6 +203,7 @@ int verify_card(const Args& args) {
     crypto::Context context;
     const auto auth_cas = load_ca_files(context, PinRole::Auth);
     const auto sign_cas = load_ca_files(context, PinRole::Sign);
+    require_ca_files(auth_cas, sign_cas);
     const auto now = std::chrono::system_clock::now();
 
     auto card = access.open(args.value("reader"));
@@ -228,8 +243,8 @@ int verify_card(const Args& args) {
 }  // namespace
 
 int run_cert(const std::vector<std::string>& words) {
-    static constexpr std::array<OptionSpec, 6> spec{
-        {{"reader", true}, {"pem", false}, {"der", false}, {"o", true}, {"sign", false}, {"help", false}}};
+    static constexpr std::array<OptionSpec, 7> spec{
+        {{"reader", true}, {"pem", false}, {"der", false}, {"o", true}, {"force", false}, {"sign", false}, {"help", false}}};
     const Args args("jpki cert", words, spec);
     if (args.flag("help") || (!args.operands().empty() && args.operands()[0] == "help")) {
         print_help();
@@ -242,8 +257,8 @@ int run_cert(const std::vector<std::string>& words) {
         return export_certificate(args);
     }
     if (sub == "verify") {
-        if (args.flag("pem") || args.flag("der") || args.value("o"))
-            args.usage_error(tr("verify takes no --pem, --der or -o"));
+        if (args.flag("pem") || args.flag("der") || args.value("o") || args.flag("force"))
+            args.usage_error(tr("verify takes no --pem, --der, -o or --force"));
         return verify_card(args);
     }
     args.usage_error(msg(tr("unknown subcommand '{}' (export or verify)"), sub));

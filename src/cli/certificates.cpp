@@ -85,6 +85,12 @@ std::vector<CaFile> load_ca_files(crypto::Context& context, card::PinRole role) 
     return cas;
 }
 
+void require_ca_files(const std::vector<CaFile>& auth_cas, const std::vector<CaFile>& sign_cas) {
+    if (auth_cas.empty() && sign_cas.empty())
+        throw CliError(ExitCode::Failure, msg(tr("No CA certificates named auth_ca_*.pem or sign_ca_*.pem in {}."),
+                                              data_paths().ca_dir.string()));
+}
+
 const CaFile* find_issuer(const std::vector<CaFile>& cas, const crypto::Certificate& certificate) {
     for (const auto& ca : cas) {
         try {

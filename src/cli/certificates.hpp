@@ -33,6 +33,11 @@ struct CaFile {
 // CliError(Failure) naming it.
 [[nodiscard]] std::vector<CaFile> load_ca_files(crypto::Context& context, card::PinRole role);
 
+// Throws CliError(Failure) naming the expected files ("No CA certificates named auth_ca_*.pem or
+// sign_ca_*.pem in DIR.") when both lists are empty: `jpki verify` and `jpki cert verify` would
+// otherwise call every certificate "not issued by J-LIS" because of a wrong JPKI_CA_DIR.
+void require_ca_files(const std::vector<CaFile>& auth_cas, const std::vector<CaFile>& sign_cas);
+
 // The CA file whose key verifies `certificate`'s signature (generations share a name, so the key
 // decides: Certificate::issued_by), or nullptr.
 [[nodiscard]] const CaFile* find_issuer(const std::vector<CaFile>& cas, const crypto::Certificate& certificate);

@@ -50,6 +50,14 @@ card::PinRole role_of(const Args& args) {
     args.usage_error(msg(tr("unknown PIN '{}' (auth or sign)"), word));
 }
 
+// Issue 8: without a signing certificate (cards issued to under-15s) the card answered the
+// signature password's SELECT with 6A82, shown raw. Checked before any PIN, like sign and cert.
+void require_signature_password(OpenCard& card, card::PinRole role) {
+    if (role == card::PinRole::Sign && !card.applet().has_sign_certificate())
+        throw CliError(ExitCode::Failure, tr("This card has no signature password (no signing certificate: cards issued "
+                                             "to under-15s)."));
+}
+
 // The card takes a signature password's a-z as A-Z (card::normalise_pin): worth telling, since
 // the holder must type it that way (or any way) again. The PIN itself is never printed.
 bool has_lower_case(const SecureBytes& pin) {
@@ -66,6 +74,7 @@ int change(const std::vector<std::string>& words) {
     const card::PinRole role = role_of(args);
     CardAccess access;
     const auto card = access.open(args.value("reader"));
+    require_signature_password(*card, role);
     // Before anything is typed: at 1 try left a wrong current PIN would lock it.
     final_try_guard(role)(card->applet().tries_left(role));
 
@@ -101,6 +110,7 @@ int verify(const std::vector<std::string>& words) {
     const card::PinRole role = role_of(args);
     CardAccess access;
     const auto card = access.open(args.value("reader"));
+    require_signature_password(*card, role);
     const int tries = card->applet().tries_left(role);
     if (tries <= 0) final_try_guard(role)(tries);  // locked: throws, nothing is sent
 

@@ -14,6 +14,7 @@
 #include <array>
 #include <chrono>
 #include <cstdio>
+#include <exception>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -54,9 +55,13 @@ struct CardReport {
     PinReport auth_pin;
     PinReport sign_pin;
     std::vector<Warning> warnings;
-    // --sign refused by the final-try guard (1 try left, or locked): the rest is still shown, then
-    // this message, and the guard's exit code.
-    std::optional<CliError> sign_refused;
+    // Not warnings (exit code unchanged): facts worth a line, e.g. a certificate from an unknown
+    // issuer (a test card?). Stable ids for --json, as for warnings.
+    std::vector<Warning> notes;
+    // --sign refused by the final-try guard (1 try left, or locked) or failed (wrong password,
+    // card error): the rest is still shown, then this failure's message and exit code
+    // (describe_failure), also in --json.
+    std::exception_ptr sign_failure;
 };
 
 struct ReaderReport {
@@ -81,6 +86,11 @@ void add_certificate_warnings(const CertificateReport& report, std::vector<Warni
         warnings.push_back({prefix + "expired", msg(tr("The {0} expired on {1}. Renew it at your city office "
                                                        "(bring the card and an identity document)."),
                                                     name, format_date(e.last_day))});
+    } else if (e.renewal_open && e.days_left == 0) {
+        warnings.push_back({prefix + "renewal-open",
+                            msg(tr("The {0} expires today ({1}). You can renew it now at your city office (bring "
+                                   "the card and an identity document)."),
+                                name, format_date(e.last_day))});
     } else if (e.renewal_open) {
         warnings.push_back(
             {prefix + "renewal-open",
@@ -149,17 +159,27 @@ CardReport examine(std::unique_ptr<OpenCard> card, const Options& options, crypt
         const auto guard = final_try_guard(PinRole::Sign);
         try {
             guard(*report.sign_pin.tries_left);
-        } catch (const CliError& refused) {
-            report.sign_refused = refused;
+            const SecureBytes pin = read_pin(PinRole::Sign, msg(tr("{}: "), pin_name(PinRole::Sign)));
+            card->verify(PinRole::Sign, pin, guard);
+            report.sign_pin.tries_left = card::pin_rules(PinRole::Sign).max_tries;  // a good VERIFY refills it
+            read_certificate(*card, report.sign, context, sign_cas, now);
+        } catch (...) {
+            report.sign_failure = std::current_exception();
+            // A wrong password changed the counter: read it again (spends nothing).
+            try {
+                report.sign_pin.tries_left = card->applet().tries_left(PinRole::Sign);
+            } catch (...) {
+                // The card is gone: keep what was read before.
+            }
         }
     }
-    if (options.sign && report.sign.present && !report.sign_refused) {
-        const auto guard = final_try_guard(PinRole::Sign);
-        const SecureBytes pin = read_pin(PinRole::Sign, msg(tr("{}: "), pin_name(PinRole::Sign)));
-        card->verify(PinRole::Sign, pin, guard);
-        report.sign_pin.tries_left = card::pin_rules(PinRole::Sign).max_tries;  // a good VERIFY refills it
-        read_certificate(*card, report.sign, context, sign_cas, now);
-    }
+    for (const CertificateReport* c : {&report.auth, &report.sign})
+        if (c->certificate && c->issuer == nullptr)
+            report.notes.push_back(
+                {std::string(role_word(c->role)) + "-certificate-unknown-issuer",
+                 msg(tr("The {0} was not issued by any J-LIS CA certificate in {1}: perhaps a test card, or the "
+                        "CA files are missing."),
+                     certificate_name(c->role), data_paths().ca_dir.string())});
 
     add_pin_warnings(report.auth_pin, report.warnings);
     add_pin_warnings(report.sign_pin, report.warnings);
@@ -203,8 +223,9 @@ std::vector<Line> certificate_lines(const CertificateReport& report) {
     lines.push_back({tr("Serial number"), c.serial_hex()});
     lines.push_back({tr("Valid from"), format_date(japan_date(c.not_before()))});
     std::string until =
-        e.expired ? paint(Colour::Red, msg(tr("{} (expired)"), format_date(e.last_day)))
-                  : msg(ntr("{0} ({1} day left)", "{0} ({1} days left)", static_cast<unsigned long>(e.days_left)),
+        e.expired           ? paint(Colour::Red, msg(tr("{} (expired)"), format_date(e.last_day)))
+        : e.days_left == 0 ? msg(tr("{} (expires today)"), format_date(e.last_day))
+                            : msg(ntr("{0} ({1} day left)", "{0} ({1} days left)", static_cast<unsigned long>(e.days_left)),
                         format_date(e.last_day), e.days_left);
     if (e.renewal_open) until = paint(Colour::Yellow, until);
     lines.push_back({tr("Valid until"), until});
@@ -243,6 +264,10 @@ void print_card(const CardReport& report) {
     if (!report.warnings.empty()) {
         std::printf("  %s\n", paint(Colour::Bold, tr("Attention")).c_str());
         for (const auto& w : report.warnings) std::printf("    %s %s\n", paint(Colour::Red, "!").c_str(), w.text.c_str());
+    }
+    if (!report.notes.empty()) {
+        std::printf("  %s\n", paint(Colour::Bold, tr("Note")).c_str());
+        for (const auto& n : report.notes) std::printf("    i %s\n", n.text.c_str());
     }
 }
 
@@ -298,6 +323,12 @@ json pin_json(const PinReport& pin) {
     return {{"tries_left", *pin.tries_left}, {"max_tries", card::pin_rules(pin.role).max_tries}, {"locked", *pin.tries_left <= 0}};
 }
 
+// The exit code and message of a failure, as main() would show them.
+json error_json(const std::exception_ptr& failure) {
+    const auto [code, message] = describe_failure(failure);
+    return {{"code", static_cast<int>(code)}, {"message", message}};
+}
+
 json to_json(const std::vector<ReaderReport>& readers, bool attention) {
     json j;
     j["readers"] = json::array();
@@ -307,10 +338,13 @@ json to_json(const std::vector<ReaderReport>& readers, bool attention) {
             const CardReport& c = *r.card;
             json warnings = json::array();
             for (const auto& w : c.warnings) warnings.push_back(w.id);
+            json notes = json::array();
+            for (const auto& n : c.notes) notes.push_back(n.id);
             reader["card"] = {{"label", c.label},
                               {"certificates", {{"auth", certificate_json(c.auth)}, {"sign", certificate_json(c.sign)}}},
                               {"pins", {{"auth", pin_json(c.auth_pin)}, {"sign", pin_json(c.sign_pin)}}},
-                              {"warnings", warnings}};
+                              {"warnings", warnings},
+                              {"notes", notes}};
         }
         j["readers"].push_back(reader);
     }
@@ -333,6 +367,45 @@ void print_help() {
                            "3 when there is no pcscd, reader or card."));
 }
 
+// The CA files and the context their certificates live in: the reports point into them
+// (CertificateReport::issuer), so they outlive the reports.
+struct Trust {
+    crypto::Context context;
+    std::vector<CaFile> auth_cas;
+    std::vector<CaFile> sign_cas;
+};
+
+// Everything up to the output; `readers` keeps what was learnt when it throws.
+void collect(const Args& args, const Options& options, Trust& trust, std::vector<ReaderReport>& readers) {
+    CardAccess access;
+    trust.auth_cas = load_ca_files(trust.context, PinRole::Auth);
+    trust.sign_cas = load_ca_files(trust.context, PinRole::Sign);
+    crypto::Context& context = trust.context;
+    const auto& auth_cas = trust.auth_cas;
+    const auto& sign_cas = trust.sign_cas;
+
+    if (const auto name = args.value("reader")) {
+        readers.push_back({*name, true, examine(access.open(name), options, context, auth_cas, sign_cas)});
+        return;
+    }
+    const auto all = access.readers();
+    if (all.empty()) (void)access.open(std::nullopt);  // throws: no reader, with the fix
+    std::vector<std::pair<std::string, std::unique_ptr<OpenCard>>> cards;
+    cards.reserve(all.size());
+    for (const auto& r : all) cards.emplace_back(r.name, r.card_present ? access.try_open(r.name) : nullptr);
+    const auto my_number_cards = std::count_if(cards.begin(), cards.end(), [](const auto& c) { return c.second != nullptr; });
+    // Throws the reason (no card, not a My Number Card) or, for --sign, "choose one with --reader".
+    if (my_number_cards == 0 || (options.sign && my_number_cards > 1)) {
+        for (const auto& r : all) readers.push_back({r.name, r.card_present, std::nullopt});
+        (void)access.open(std::nullopt);
+    }
+    for (std::size_t i = 0; i < all.size(); ++i) {
+        ReaderReport report{all[i].name, all[i].card_present, std::nullopt};
+        if (cards[i].second) report.card = examine(std::move(cards[i].second), options, context, auth_cas, sign_cas);
+        readers.push_back(std::move(report));
+    }
+}
+
 }  // namespace
 
 int run_status(const std::vector<std::string>& words) {
@@ -345,46 +418,37 @@ int run_status(const std::vector<std::string>& words) {
     args.expect_operands(0, 0);
     const Options options{args.flag("json"), args.flag("sign")};
 
-    CardAccess access;
-    crypto::Context context;
-    const auto auth_cas = load_ca_files(context, PinRole::Auth);
-    const auto sign_cas = load_ca_files(context, PinRole::Sign);
-
+    Trust trust;
     std::vector<ReaderReport> readers;
-    if (const auto name = args.value("reader")) {
-        readers.push_back({*name, true, examine(access.open(name), options, context, auth_cas, sign_cas)});
-    } else {
-        const auto all = access.readers();
-        if (all.empty()) (void)access.open(std::nullopt);  // throws: no reader, with the fix
-        std::vector<std::pair<std::string, std::unique_ptr<OpenCard>>> cards;
-        cards.reserve(all.size());
-        for (const auto& r : all) cards.emplace_back(r.name, r.card_present ? access.try_open(r.name) : nullptr);
-        const auto my_number_cards = std::count_if(cards.begin(), cards.end(), [](const auto& c) { return c.second != nullptr; });
-        // Throws the reason (no card, not a My Number Card) or, for --sign, "choose one with --reader".
-        if (my_number_cards == 0 || (options.sign && my_number_cards > 1)) (void)access.open(std::nullopt);
-        for (std::size_t i = 0; i < all.size(); ++i) {
-            ReaderReport report{all[i].name, all[i].card_present, std::nullopt};
-            if (cards[i].second) report.card = examine(std::move(cards[i].second), options, context, auth_cas, sign_cas);
-            readers.push_back(std::move(report));
-        }
+    try {
+        collect(args, options, trust, readers);
+    } catch (...) {
+        // Issue 8: scripts always get JSON on stdout, the failure included; the exit code and the
+        // message on stderr stay main()'s.
+        if (!options.json) throw;
+        json j = to_json(readers, false);
+        j["error"] = error_json(std::current_exception());
+        std::cout << j.dump(2) << '\n';
+        std::cout.flush();
+        throw;
     }
 
     bool attention = false;
     for (const auto& r : readers)
         if (r.card && !r.card->warnings.empty()) attention = true;
+    std::exception_ptr failure;
+    for (const auto& r : readers)
+        if (r.card && r.card->sign_failure && !failure) failure = r.card->sign_failure;
     if (options.json) {
-        std::cout << to_json(readers, attention).dump(2) << '\n';
+        json j = to_json(readers, attention);
+        if (failure) j["error"] = error_json(failure);
+        std::cout << j.dump(2) << '\n';
     } else {
         print_human(readers);
     }
-    for (const auto& r : readers) {
-        if (r.card && r.card->sign_refused) {
-            std::cout.flush();
-            std::fflush(stdout);
-            std::fprintf(stderr, "%s\n", r.card->sign_refused->what());
-            return static_cast<int>(r.card->sign_refused->code());
-        }
-    }
+    std::cout.flush();
+    std::fflush(stdout);
+    if (failure) std::rethrow_exception(failure);  // main() prints it, with its exit code
     return static_cast<int>(attention ? ExitCode::Attention : ExitCode::Ok);
 }
 

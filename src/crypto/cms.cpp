@@ -26,10 +26,14 @@
 #include <openssl/rsa.h>
 #include <openssl/x509_vfy.h>
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <climits>
 #include <cstring>
 #include <ctime>
 #include <exception>
+#include <functional>
 #include <memory>
 
 namespace jpki::crypto {
@@ -77,6 +81,32 @@ int external_rsa_sign(int type, const unsigned char* m, unsigned int m_length, u
 int checked_length(std::size_t size, const char* what) {
     if (size > static_cast<std::size_t>(INT_MAX)) throw Error(std::string(what) + ": larger than 2 GiB");
     return static_cast<int>(size);
+}
+
+// A fresh BIO over the content, at its start: each call gives a new one (the content is read
+// twice, for the signature and for the check).
+using ContentSource = std::function<ossl::Bio()>;
+
+// Memory: an empty ByteView has data() == nullptr, which BIO_new_mem_buf refuses ("passed a null
+// parameter", issue 8: signing an empty file), so empty content reads from a static empty buffer.
+ContentSource memory_content(ByteView content) {
+    return [content] {
+        static constexpr char empty = 0;
+        const void* data = content.empty() ? static_cast<const void*>(&empty) : content.data();
+        ossl::Bio bio(BIO_new_mem_buf(data, checked_length(content.size(), "content")));
+        if (!bio) throw Error("BIO_new_mem_buf");
+        return bio;
+    };
+}
+
+// A file: a descriptor BIO (BIO_NOCLOSE: the caller owns the descriptor), rewound first.
+ContentSource file_content(int fd) {
+    return [fd] {
+        if (lseek(fd, 0, SEEK_SET) != 0) throw Error(std::string("rewinding the content: ") + std::strerror(errno));
+        ossl::Bio bio(BIO_new_fd(fd, BIO_NOCLOSE));
+        if (!bio) throw Error("BIO_new_fd");
+        return bio;
+    };
 }
 
 ossl::X509Ptr parse_certificate(Context& context, ByteView der) {
@@ -142,7 +172,10 @@ CmsVerification::CertificateProblem problem_of(int x509_error) {
 
 }  // namespace
 
-Bytes cms_sign_detached(Context& context, ByteView content, const Certificate& signer, const DigestInfoSigner& sign) {
+namespace {
+
+Bytes sign_detached(Context& context, const ContentSource& content, const Certificate& signer,
+                    const DigestInfoSigner& sign) {
     const ossl::X509Ptr cert = parse_certificate(context, signer.der());
     const EVP_PKEY* public_key = X509_get0_pubkey(cert.get());
     if (public_key == nullptr) throw Error("the signer certificate's public key");
@@ -175,8 +208,7 @@ Bytes cms_sign_detached(Context& context, ByteView content, const Certificate& s
     if (!sha256) throw Error("fetching SHA-256");
     if (CMS_add1_signer(cms.get(), cert.get(), key.get(), sha256.get(), flags) == nullptr)
         throw Error("CMS_add1_signer");
-    const ossl::Bio data(BIO_new_mem_buf(content.data(), checked_length(content.size(), "content")));
-    if (!data) throw Error("BIO_new_mem_buf");
+    const ossl::Bio data = content();
     if (CMS_final(cms.get(), data.get(), nullptr, flags) != 1) {
         if (binding.failure) {
             clear_errors();
@@ -188,9 +220,9 @@ Bytes cms_sign_detached(Context& context, ByteView content, const Certificate& s
     // whose key does not belong to the certificate read from it (or a signature of the wrong key
     // EF) must not produce a .p7s that fails for its recipient only.
     {
-        const ossl::Bio again(BIO_new_mem_buf(content.data(), checked_length(content.size(), "content")));
+        const ossl::Bio again = content();
         const Store no_anchors(X509_STORE_new());
-        if (!again || !no_anchors) throw Error("allocating the CMS self-check");
+        if (!no_anchors) throw Error("allocating the CMS self-check");
         if (CMS_verify(cms.get(), nullptr, no_anchors.get(), again.get(), nullptr,
                        CMS_BINARY | CMS_NO_SIGNER_CERT_VERIFY) != 1)
             throw Error("CMS signing: the signature does not verify with the signer certificate's public key");
@@ -202,6 +234,8 @@ Bytes cms_sign_detached(Context& context, ByteView content, const Certificate& s
     if (i2d_CMS_ContentInfo(cms.get(), &p) != length) throw Error("i2d_CMS_ContentInfo");
     return der;
 }
+
+}  // namespace
 
 std::vector<Bytes> certificates_from_pem(std::string_view pem) {
     const ossl::Bio bio(BIO_new_mem_buf(pem.data(), checked_length(pem.size(), "PEM")));
@@ -222,8 +256,10 @@ std::vector<Bytes> certificates_from_pem(std::string_view pem) {
     return certificates;
 }
 
-CmsVerification cms_verify_detached(Context& context, ByteView content, ByteView signature_der,
-                                    const std::vector<Bytes>& trusted_cas) {
+namespace {
+
+CmsVerification verify_detached(Context& context, const ContentSource& content, ByteView signature_der,
+                                const std::vector<Bytes>& trusted_cas) {
     CmsVerification result;
     CMS_ContentInfo* fresh = CMS_ContentInfo_new_ex(context.libctx(), nullptr);
     if (fresh == nullptr) throw Error("CMS_ContentInfo_new_ex");
@@ -263,9 +299,9 @@ CmsVerification cms_verify_detached(Context& context, ByteView content, ByteView
 
     // 1. The signature over the signed attributes, and their messageDigest against the content.
     {
-        const ossl::Bio data(BIO_new_mem_buf(content.data(), checked_length(content.size(), "content")));
+        const ossl::Bio data = content();
         const Store no_anchors(X509_STORE_new());
-        if (!data || !no_anchors) throw Error("allocating the CMS verification");
+        if (!no_anchors) throw Error("allocating the CMS verification");
         if (CMS_verify(cms.get(), nullptr, no_anchors.get(), data.get(), nullptr,
                        CMS_BINARY | CMS_NO_SIGNER_CERT_VERIFY) != 1) {
             clear_errors();
@@ -295,6 +331,26 @@ CmsVerification cms_verify_detached(Context& context, ByteView content, ByteView
     }
     result.outcome = CmsVerification::Outcome::Valid;
     return result;
+}
+
+}  // namespace
+
+Bytes cms_sign_detached(Context& context, ByteView content, const Certificate& signer, const DigestInfoSigner& sign) {
+    return sign_detached(context, memory_content(content), signer, sign);
+}
+
+Bytes cms_sign_detached(Context& context, int content_fd, const Certificate& signer, const DigestInfoSigner& sign) {
+    return sign_detached(context, file_content(content_fd), signer, sign);
+}
+
+CmsVerification cms_verify_detached(Context& context, ByteView content, ByteView signature_der,
+                                    const std::vector<Bytes>& trusted_cas) {
+    return verify_detached(context, memory_content(content), signature_der, trusted_cas);
+}
+
+CmsVerification cms_verify_detached(Context& context, int content_fd, ByteView signature_der,
+                                    const std::vector<Bytes>& trusted_cas) {
+    return verify_detached(context, file_content(content_fd), signature_der, trusted_cas);
 }
 
 }  // namespace jpki::crypto

@@ -30,6 +30,12 @@ using DigestInfoSigner = std::function<Bytes(ByteView digest_info)>;
 // does not verify, or OpenSSL refuses; whatever `sign` throws passes through.
 [[nodiscard]] Bytes cms_sign_detached(Context& context, ByteView content, const Certificate& signer,
                                       const DigestInfoSigner& sign);
+// The same over the whole of an open file (`content_fd`, read from offset 0, twice: signing and
+// the self-check; the descriptor stays open and its offset moves). The content is streamed in
+// small blocks: memory does not grow with the file's size (issue 8: a 300 MB file took 530 MB).
+// A read error throws crypto::Error.
+[[nodiscard]] Bytes cms_sign_detached(Context& context, int content_fd, const Certificate& signer,
+                                      const DigestInfoSigner& sign);
 
 // Every certificate of a PEM text, as DER, in order. Throws crypto::Error when a PEM block is
 // not a certificate; text outside the blocks is ignored.
@@ -58,6 +64,10 @@ struct CmsVerification {
 // OCSP. Validity is checked at the current time. Any purpose: JPKI certificates carry no S/MIME
 // extended key usage. Throws crypto::Error only when OpenSSL cannot allocate or a CA does not parse.
 [[nodiscard]] CmsVerification cms_verify_detached(Context& context, ByteView content, ByteView signature_der,
+                                                  const std::vector<Bytes>& trusted_cas);
+// The same with the content streamed from an open file (`content_fd`, from offset 0; see the
+// file form of cms_sign_detached).
+[[nodiscard]] CmsVerification cms_verify_detached(Context& context, int content_fd, ByteView signature_der,
                                                   const std::vector<Bytes>& trusted_cas);
 
 }  // namespace jpki::crypto

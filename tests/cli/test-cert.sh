@@ -8,7 +8,10 @@ source "$(dirname "$0")/pki-variants.sh"
 cases=(export-pem export-der-file-en export-der-file-ja export-sign export-der-terminal-en
        export-der-terminal-ja export-no-sign-cert-en export-no-sign-cert-ja export-bad-name-en
        export-bad-name-ja verify-test-cas-en verify-test-cas-ja verify-shipped-cas-en
-       verify-shipped-cas-ja verify-sign verify-expired-en verify-expired-ja verify-no-sign-cert help-en help-ja)
+       verify-shipped-cas-ja verify-sign verify-expired-en verify-expired-ja verify-no-sign-cert help-en help-ja
+       export-exists-en export-exists-ja export-force-symlink export-modes export-no-folder-en
+       export-no-folder-ja export-directory-en export-empty-o verify-no-ca-files-en verify-no-ca-files-ja
+       export-stdout-full)
 [ "${1:-}" = --list ] && { printf '%s\n' "${cases[@]}"; exit 0; }
 
 # One scratch folder for the outer run and the case it runs inside with-vcard.sh.
@@ -32,6 +35,10 @@ with_input() {
     "$lang" "$JPKI" "$@" <<<"$input" >"$scratch/out" 2>"$scratch/err"; rc=$?
     out=$(cat "$scratch/out") err=$(cat "$scratch/err")
 }
+expect_no_pin_sent() {
+    ! grep -qE '^(002000[0-9A-F]{2}[0-9A-F]{2}\*|0024)' "$scratch/trace" || fail "a PIN went to the card:
+$(cat "$scratch/trace")"
+}
 expect_reset_after_verify() {
     local trace last_verify
     trace=$(cat "$scratch/trace")
@@ -46,7 +53,11 @@ case ${1:?case} in
 export-pem|export-der-file-en|export-der-file-ja|verify-shipped-cas-en|verify-shipped-cas-ja)
     in_vcard "$1" ;;
 verify-test-cas-en|verify-test-cas-ja) in_vcard "$1" ;;
-export-sign|verify-sign) in_vcard "$1" --trace "$scratch/trace" ;;
+export-sign|verify-sign|export-no-folder-*|export-exists-*|export-directory-en) in_vcard "$1" --trace "$scratch/trace" ;;
+export-force-symlink|export-modes|verify-no-ca-files-*|export-stdout-full) in_vcard "$1" ;;
+export-empty-o)
+    run_jpki en cert export auth -o ''; expect_rc 2
+    expect_text err "-o needs a file name" ;;
 export-no-sign-cert-en|export-no-sign-cert-ja|verify-no-sign-cert) in_vcard "$1" --no-sign-cert ;;
 verify-expired-en|verify-expired-ja)
     pki_expiring_on "$scratch/pki" "$(japan_days_from_today -10)" || exit 1
@@ -66,11 +77,11 @@ export-der-terminal-en|export-der-terminal-ja)
     fi ;;
 help-en)
     run_jpki en cert --help; expect_rc 0
-    expect_line out "Usage: jpki cert export auth|sign|auth-ca|sign-ca [--pem|--der] [-o FILE] [--reader NAME]"
+    expect_line out "Usage: jpki cert export auth|sign|auth-ca|sign-ca [--pem|--der] [-o FILE [--force]] [--reader NAME]"
     expect_line out "        Offline: revocation is not checked. Exit code 7 when something does not verify." ;;
 help-ja)
     run_jpki ja cert --help; expect_rc 0
-    expect_line out "使い方: jpki cert export auth|sign|auth-ca|sign-ca [--pem|--der] [-o ファイル] [--reader 名前]"
+    expect_line out "使い方: jpki cert export auth|sign|auth-ca|sign-ca [--pem|--der] [-o ファイル [--force]] [--reader 名前]"
     expect_line out "        オフラインで確認するため、失効は確認しません。検証に失敗したときは終了コード 7 です。" ;;
 export-bad-name-en)
     run_jpki en cert export root; expect_rc 2
@@ -99,6 +110,61 @@ export-bad-name-ja)
     with_input en ABC123 cert export sign; expect_rc 0
     [ "$out" = "$(cat "$pki/sign-cert.pem")" ] || fail "sign export differs: $out"
     expect_reset_after_verify ;;
+@export-exists-en)
+    # Issue 8: -o overwrote anything. Refused before the card is asked for the password.
+    : >"$scratch/sign.pem"
+    with_input en ABC123 cert export sign -o "$scratch/sign.pem"; expect_rc 1
+    expect_line err "$scratch/sign.pem already exists; nothing was written. Use --force to replace it."
+    [ ! -s "$scratch/sign.pem" ] || fail "the existing file was overwritten"
+    expect_no_pin_sent ;;
+@export-exists-ja)
+    : >"$scratch/auth.pem"
+    run_jpki ja cert export auth -o "$scratch/auth.pem"; expect_rc 1
+    expect_line err "$scratch/auth.pem は既にあります。書き出していません。置き換える場合は --force を指定してください。" ;;
+@export-force-symlink)
+    # --force replaces the name (the symbolic link itself), never writes through it.
+    ln -s "$scratch/target.pem" "$scratch/link.pem"
+    run_jpki en cert export auth -o "$scratch/link.pem" --force; expect_rc 0
+    [ ! -L "$scratch/link.pem" ] || fail "the symbolic link is still there"
+    [ ! -e "$scratch/target.pem" ] || fail "written through the symbolic link"
+    cmp "$scratch/link.pem" "$pki/auth-cert.pem" || fail "auth export differs" ;;
+@export-modes)
+    # The signing certificate holds personal data: 0600 whatever the umask; the others 0666-umask.
+    umask 022
+    with_input en ABC123 cert export sign -o "$scratch/sign.pem"; expect_rc 0
+    [ "$(stat -c %a "$scratch/sign.pem")" = 600 ] || fail "sign.pem mode $(stat -c %a "$scratch/sign.pem")"
+    cmp "$scratch/sign.pem" "$pki/sign-cert.pem" || fail "sign export differs"
+    run_jpki en cert export auth -o "$scratch/auth.pem"; expect_rc 0
+    [ "$(stat -c %a "$scratch/auth.pem")" = 644 ] || fail "auth.pem mode $(stat -c %a "$scratch/auth.pem")" ;;
+@export-no-folder-en)
+    with_input en ABC123 cert export sign -o "$scratch/missing/sign.pem"; expect_rc 1
+    expect_line err "Cannot write $scratch/missing/sign.pem: No such file or directory"
+    expect_no_pin_sent ;;
+@export-no-folder-ja)
+    with_input ja ABC123 cert export sign -o "$scratch/missing/sign.pem"; expect_rc 1
+    expect_line err "$scratch/missing/sign.pem に書き込めません: そのようなファイルやディレクトリはありません"
+    expect_no_pin_sent ;;
+@export-directory-en)
+    mkdir "$scratch/folder"
+    with_input en ABC123 cert export sign --force -o "$scratch/folder"; expect_rc 1
+    expect_line err "Cannot write $scratch/folder: Is a directory"
+    expect_no_pin_sent ;;
+@verify-no-ca-files-en)
+    mkdir -p "$scratch/misnamed" && cp "$pki/auth-ca.pem" "$scratch/misnamed/auth-ca.pem"
+    JPKI_CA_DIR=$scratch/misnamed run_jpki en cert verify; expect_rc 1
+    expect_line err "No CA certificates named auth_ca_*.pem or sign_ca_*.pem in $scratch/misnamed." ;;
+@verify-no-ca-files-ja)
+    mkdir -p "$scratch/misnamed"
+    JPKI_CA_DIR=$scratch/misnamed run_jpki ja cert verify; expect_rc 1
+    expect_line err "$scratch/misnamed に auth_ca_*.pem または sign_ca_*.pem という名前のCA証明書がありません。" ;;
+@export-stdout-full)
+    # The reason is given (issue 8: "Could not write X." said nothing of why).
+    en "$JPKI" cert export auth-ca >/dev/full 2>"$scratch/err"; rc=$?; out='' err=$(cat "$scratch/err")
+    expect_rc 1
+    expect_line err "Could not write to standard output: No space left on device"
+    ja "$JPKI" cert export auth-ca >/dev/full 2>"$scratch/err"; rc=$?; err=$(cat "$scratch/err")
+    expect_rc 1
+    expect_line err "標準出力に書き込めませんでした: デバイスに空き領域がありません" ;;
 @export-no-sign-cert-en)
     run_jpki en cert export sign; expect_rc 1
     expect_line err "This card has no signing certificate (cards issued to children under 15 have none)." ;;

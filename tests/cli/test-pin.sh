@@ -12,7 +12,7 @@ cases=(help-en help-ja
        change-wrong-old-en change-wrong-old-ja change-one-try-en change-one-try-ja
        verify-en verify-ja verify-one-try-unconfirmed-en verify-one-try-unconfirmed-ja
        verify-one-try-yes-en verify-one-try-yes-ja verify-one-try-answer-yes verify-one-try-wrong-ja
-       locked-en locked-ja)
+       locked-en locked-ja no-sign-cert-en no-sign-cert-ja)
 [ "${1:-}" = --list ] && { printf '%s\n' "${cases[@]}"; exit 0; }
 self=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
 
@@ -51,10 +51,10 @@ change-auth-en)
     expect_line err "Wrong authentication PIN. 2 tries left before it locks." ;;
 change-sign-ja)
     run_jpki ja pin change sign <<<$'ABC123\nNEWPASS9\nNEWPASS9'; expect_rc 0
-    expect_line out "署名用の暗証番号を変更しました（残り回数 5 回）。"
+    expect_line out "署名用の暗証番号を変更しました（残り5回）。"
     expect_no_text out "英小文字"
     run_jpki ja pin verify sign <<<'NEWPASS9'; expect_rc 0
-    expect_line out "署名用の暗証番号は正しく入力されました（残り回数 5 回）。"
+    expect_line out "署名用の暗証番号は正しく入力されました（残り5回）。"
     run_jpki ja pin verify sign <<<'ABC123'; expect_rc 4
     expect_line err "署名用の暗証番号が違います。ロックされるまで残り4回です。" ;;
 change-sign-lowercase-en)
@@ -102,7 +102,7 @@ verify-en)
     expect_line out "The authentication PIN is correct (3 tries available)." ;;
 verify-ja)
     run_jpki ja pin verify sign <<<'ABC123'; expect_rc 0
-    expect_line out "署名用の暗証番号は正しく入力されました（残り回数 5 回）。" ;;
+    expect_line out "署名用の暗証番号は正しく入力されました（残り5回）。" ;;
 verify-one-try-unconfirmed-en)
     run_jpki en pin verify auth </dev/null; expect_rc 5
     expect_line err "The authentication PIN has only 1 try left. A wrong entry now locks it, and only your city office can unlock it (bring the card and an identity document)."
@@ -119,7 +119,7 @@ verify-one-try-yes-en)
     expect_line out "The authentication PIN is correct (3 tries available)." ;;
 verify-one-try-yes-ja)
     run_jpki ja pin verify sign --yes <<<'ABC123'; expect_rc 0
-    expect_line out "署名用の暗証番号は正しく入力されました（残り回数 5 回）。" ;;
+    expect_line out "署名用の暗証番号は正しく入力されました（残り5回）。" ;;
 verify-one-try-answer-yes)
     run_jpki en pin verify auth <<<$'yes\n1234'; expect_rc 0
     expect_line out "The authentication PIN is correct (3 tries available)." ;;
@@ -134,6 +134,17 @@ locked-en)
 locked-ja)
     run_jpki ja pin verify auth <<<'1234'; expect_rc 5
     expect_line err "利用者証明用の暗証番号はロックされています。解除は市区町村の窓口でのみできます。カードと本人確認書類を持って行ってください。" ;;
+no-sign-cert-en)
+    # Issue 8: was "The card answered with an error: SELECT EF: card answered 6A82 (file not found)".
+    run_jpki en pin verify sign <<<'ABC123'; expect_rc 1
+    expect_line err "This card has no signature password (no signing certificate: cards issued to under-15s)."
+    run_jpki en pin change sign <<<$'ABC123\nNEWPASS9\nNEWPASS9'; expect_rc 1
+    expect_line err "This card has no signature password (no signing certificate: cards issued to under-15s)." ;;
+no-sign-cert-ja)
+    run_jpki ja pin verify sign <<<'ABC123'; expect_rc 1
+    expect_line err "このカードには署名用の暗証番号がありません（署名用電子証明書がありません。15歳未満の方のカードです）。"
+    run_jpki ja pin change sign <<<$'ABC123\nNEWPASS9\nNEWPASS9'; expect_rc 1
+    expect_line err "このカードには署名用の暗証番号がありません（署名用電子証明書がありません。15歳未満の方のカードです）。" ;;
 *) fail "unknown case $1" ;;
 esac
 }
@@ -151,13 +162,14 @@ change-one-try-en|verify-one-try-unconfirmed-en|verify-one-try-yes-en|verify-one
 change-one-try-ja|verify-one-try-unconfirmed-ja|verify-one-try-yes-ja) card_options=(--sign-tries 1) ;;
 locked-en) card_options=(--sign-tries 0) ;;
 locked-ja) card_options=(--auth-tries 0) ;;
+no-sign-cert-*) card_options=(--no-sign-cert) ;;
 *) card_options=() ;;
 esac
 bash "$WITH_VCARD" "${card_options[@]}" --state "$scratch/state" --trace "$trace" -- bash "$self" --inside "$case" ||
     fail "case $case failed inside with-vcard.sh"
 
 case $case in
-change-mismatch-*|change-malformed-*|change-one-try-*|verify-one-try-unconfirmed-*|locked-*)
+change-mismatch-*|change-malformed-*|change-one-try-*|verify-one-try-unconfirmed-*|locked-*|no-sign-cert-*)
     expect_no_pin_sent ;;
 change-auth-en)
     # one CHANGE REFERENCE DATA, after the VERIFY of the old PIN in the same transaction

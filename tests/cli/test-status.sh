@@ -12,7 +12,8 @@ cases=(normal-en normal-ja unknown-issuer renewal-en renewal-ja renewal-month-en
        auth-one-try-en auth-one-try-ja sign-one-try-en sign-one-try-ja locked-en locked-ja
        no-sign-cert-en no-sign-cert-ja no-reader-en no-reader-ja no-pcscd-en no-pcscd-ja
        json json-attention json-sign sign-en sign-ja sign-malformed sign-wrong-en sign-wrong-ja
-       sign-last-try-refused renewal-sign reader-option help-en help-ja colour)
+       sign-last-try-refused renewal-sign reader-option help-en help-ja colour
+       expires-today-en expires-today-ja json-no-reader json-no-pcscd json-sign-wrong)
 [ "${1:-}" = --list ] && { printf '%s\n' "${cases[@]}"; exit 0; }
 
 # One scratch folder for the outer run and the case it runs inside with-vcard.sh (the trace file).
@@ -64,7 +65,10 @@ renewal-en|renewal-ja)
 renewal-sign)
     pki_expiring_on "$scratch/pki" "$(japan_days_from_today 30)" || exit 1
     in_vcard "$1" --pki-dir "$scratch/pki" ;;
-reader-option|colour) in_vcard "$1" ;;
+reader-option|colour|json-no-reader|json-no-pcscd|json-sign-wrong) in_vcard "$1" ;;
+expires-today-en|expires-today-ja)
+    pki_expiring_on "$scratch/pki" "$(japan_today)" || exit 1
+    in_vcard "$1" --pki-dir "$scratch/pki" ;;
 help-en)
     run_jpki en status --help; expect_rc 0
     expect_line out "Usage: jpki status [--reader NAME] [--json] [--sign]"
@@ -123,8 +127,53 @@ sign-last-try-refused) in_vcard "$1" --sign-tries 1 --trace "$scratch/trace" ;;
     # The shipped J-LIS CAs did not issue the test certificates.
     JPKI_CA_DIR= run_jpki en status; expect_rc 0
     expect_line out "$(row Issuer 'unknown issuer')"
+    # Not a warning (exit code 0), an information line: most likely a test card.
+    shipped=$build/share/jpki-pkcs11/jpki-ca
+    JPKI_CA_DIR= run_jpki en status; expect_rc 0
+    expect_line out "  Note"
+    expect_line out "    i The authentication certificate was not issued by any J-LIS CA certificate in $shipped: perhaps a test card, or the CA files are missing."
     JPKI_CA_DIR= run_jpki ja status; expect_rc 0
-    expect_line out "$(jrow 発行者 不明な発行者)" ;;
+    expect_line out "$(jrow 発行者 不明な発行者)"
+    expect_line out "    i 利用者証明用電子証明書は $shipped のどのJ-LISのCA証明書からも発行されていません。テスト用のカードか、CA証明書のファイルがない可能性があります。" ;;
+@expires-today-en)
+    # Issue 8: the last day read "(0 days left)".
+    day=$(japan_today)
+    run_jpki en status; expect_rc 6
+    expect_line out "$(row 'Valid until' "$day (expires today)")"
+    expect_line out "    ! The authentication certificate expires today ($day). You can renew it now at your city office (bring the card and an identity document)." ;;
+@expires-today-ja)
+    day=$(japan_today)
+    run_jpki ja status; expect_rc 6
+    expect_line out "$(jrow 有効期限 "$(ja_date "$day")（本日まで）")"
+    expect_line out "    ! 利用者証明用電子証明書の有効期限は本日（$(ja_date "$day")）までです。市区町村の窓口で今すぐ更新できます（カードと本人確認書類をお持ちください）。" ;;
+@json-no-reader)
+    # Issue 8: --json printed nothing on failure; scripts always get a JSON object now.
+    "$WITH_VCARD_CTL" stop-pcscd >/dev/null && "$WITH_VCARD_CTL" start-pcscd --no-reader >/dev/null || fail "ctl"
+    run_jpki en status --json; expect_rc 3
+    /usr/bin/python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+assert j["error"]["code"] == 3, j
+assert j["error"]["message"].startswith("No smart card reader found."), j
+assert j["readers"] == [], j' <<<"$out" || fail "json: $out" ;;
+@json-no-pcscd)
+    "$WITH_VCARD_CTL" stop-pcscd >/dev/null || fail "ctl"
+    run_jpki ja status --json; expect_rc 3
+    /usr/bin/python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+assert j["error"] == {"code": 3, "message": sys.argv[1]}, j' "$err" <<<"$out" || fail "json: $out" ;;
+@json-sign-wrong)
+    en "$JPKI" status --json --sign <<<"WRONG1" >"$WITH_VCARD_DIR/out" 2>"$WITH_VCARD_DIR/err"; rc=$?
+    out=$(cat "$WITH_VCARD_DIR/out") err=$(cat "$WITH_VCARD_DIR/err"); expect_rc 4
+    expect_line err "Wrong PIN. 4 tries left before the PIN locks."
+    /usr/bin/python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+assert j["error"] == {"code": 4, "message": "Wrong PIN. 4 tries left before the PIN locks."}, j
+c = j["readers"][0]["card"]
+assert c["pins"]["sign"]["tries_left"] == 4, c
+assert c["certificates"]["auth"]["read"] and not c["certificates"]["sign"]["read"], c' <<<"$out" || fail "json: $out" ;;
 @renewal-en)
     day=$(japan_days_from_today 30)
     run_jpki en status; expect_rc 6

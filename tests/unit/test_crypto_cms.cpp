@@ -11,6 +11,7 @@
 #include <openssl/err.h>
 #include <openssl/x509_vfy.h>
 
+#include <cstdio>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -46,7 +47,9 @@ bool openssl_verifies(const Bytes& content, const Bytes& signature, const Bytes&
     std::unique_ptr<X509_STORE, decltype(&X509_STORE_free)> store(X509_STORE_new(), X509_STORE_free);
     X509_STORE_add_cert(store.get(), anchor.get());
     X509_STORE_set_purpose(store.get(), X509_PURPOSE_ANY);
-    std::unique_ptr<BIO, decltype(&BIO_free)> data(BIO_new_mem_buf(content.data(), static_cast<int>(content.size())),
+    static constexpr char empty = 0;  // BIO_new_mem_buf refuses nullptr, an empty vector's data()
+    std::unique_ptr<BIO, decltype(&BIO_free)> data(
+        BIO_new_mem_buf(content.empty() ? &empty : static_cast<const void*>(content.data()), static_cast<int>(content.size())),
                                                    BIO_free);
     const int ok = CMS_verify(cms.get(), nullptr, store.get(), data.get(), nullptr, CMS_BINARY);
     ERR_clear_error();
@@ -92,6 +95,40 @@ TEST_CASE("crypto: CMS detached signature through a DigestInfo callback", "[cryp
     const ASN1_OBJECT* oid = nullptr;
     X509_ALGOR_get0(&oid, nullptr, nullptr, digest_algorithm);
     CHECK(OBJ_obj2nid(oid) == NID_sha256);
+}
+
+// Issue 8: `jpki sign` of an empty file failed with "BIO_new_mem_buf: passed a null parameter".
+TEST_CASE("crypto: CMS signature over empty content", "[crypto][cms]") {
+    Context context;
+    const Certificate signer(context, read_pki_file("sign-cert.der"));
+    const Bytes empty;
+    int calls = 0;
+    const Bytes p7s = cms_sign_detached(context, empty, signer, software_signer("sign-key.pem", &calls));
+    CHECK(calls == 1);
+    CHECK(cms_verify_detached(context, empty, p7s, ca("sign-ca.der")).outcome == CmsVerification::Outcome::Valid);
+    CHECK(openssl_verifies(empty, p7s, read_pki_file("sign-ca.der")));
+    CHECK(cms_verify_detached(context, bytes_of("x"), p7s, ca("sign-ca.der")).outcome ==
+          CmsVerification::Outcome::ContentMismatch);
+}
+
+// The file form streams the content from a descriptor; the result is the same signature as over
+// the bytes, and the descriptor is read from its start whatever its offset.
+TEST_CASE("crypto: CMS signature over an open file", "[crypto][cms]") {
+    Context context;
+    const Certificate signer(context, read_pki_file("sign-cert.der"));
+    const Bytes content = bytes_of("A document to sign, from a file.\n");
+    const std::unique_ptr<std::FILE, decltype(&std::fclose)> file(std::tmpfile(), std::fclose);
+    REQUIRE(file);
+    REQUIRE(std::fwrite(content.data(), 1, content.size(), file.get()) == content.size());
+    REQUIRE(std::fflush(file.get()) == 0);
+    const int fd = fileno(file.get());
+    int calls = 0;
+    const Bytes p7s = cms_sign_detached(context, fd, signer, software_signer("sign-key.pem", &calls));
+    CHECK(calls == 1);
+    CHECK(openssl_verifies(content, p7s, read_pki_file("sign-ca.der")));
+    CHECK(cms_verify_detached(context, fd, p7s, ca("sign-ca.der")).outcome == CmsVerification::Outcome::Valid);
+    CHECK(cms_verify_detached(context, bytes_of("other"), p7s, ca("sign-ca.der")).outcome ==
+          CmsVerification::Outcome::ContentMismatch);
 }
 
 TEST_CASE("crypto: CMS signature with the authentication key", "[crypto][cms]") {
