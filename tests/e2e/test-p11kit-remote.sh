@@ -64,6 +64,9 @@ daemon_pid=${P11_KIT_SERVER_PID:-}
 [ -n "$daemon_pid" ] || step_fail "p11-kit server printed no P11_KIT_SERVER_PID: $(cat bg.env)"
 [ "${P11_KIT_SERVER_ADDRESS:-}" = "unix:path=$work/bg.sock" ] ||
     step_fail "unexpected P11_KIT_SERVER_ADDRESS: ${P11_KIT_SERVER_ADDRESS:-}"
+# `p11-kit server -s` may return before its daemon has made the socket; a client started then
+# finds no server and shows "No slots" (this made the test fail about one run in three).
+wait_for '[ -S "$work/bg.sock" ]' || step_fail "the daemon made no socket: $(cat bg.env)"
 client "$P11_KIT_SERVER_ADDRESS" -L >bg-list.txt 2>&1 || step_fail "daemon client -L: $(cat bg-list.txt)"
 client "$P11_KIT_SERVER_ADDRESS" --login --pin "$sign_pin" --sign --id 02 -m SHA256-RSA-PKCS \
     -i data -o bg-sign.sig >bg-sign.txt 2>&1 || step_fail "daemon client login+sign: $(cat bg-sign.txt)"
@@ -88,7 +91,8 @@ case ${P11_KIT_SERVER_ADDRESS:-} in
     "unix:path=$work/xdg/p11-kit/"*) ;;
     *) step_fail "the socket is not under XDG_RUNTIME_DIR: ${P11_KIT_SERVER_ADDRESS:-}" ;;
 esac
-[ -S "${P11_KIT_SERVER_ADDRESS#unix:path=}" ] || step_fail "no socket at $P11_KIT_SERVER_ADDRESS"
+# The daemon may still be making its socket when `p11-kit server -s` returns.
+wait_for '[ -S "${P11_KIT_SERVER_ADDRESS#unix:path=}" ]' || step_fail "no socket at $P11_KIT_SERVER_ADDRESS"
 kill "$P11_KIT_SERVER_PID"
 wait_for '! kill -0 "$daemon_pid" 2>/dev/null || [ "$(ps -o stat= -p "$daemon_pid")" = Z ]' ||
     step_fail "the XDG daemon did not stop on SIGTERM"
