@@ -2,7 +2,8 @@
 # docs.check: the documentation a user reads (README*.md at the top, docs/**/*.md) can be followed.
 # Why: the README grew into pages that link each other, and issue 9 asks that every command in
 # them be one a reader can paste as is. This checks what a machine can:
-#  - every relative link [text](path) names a file or folder that exists (the #anchor is ignored);
+#  - every relative link [text](path) names a file or folder that exists (the #anchor is ignored),
+#    and every page is linked from another one;
 #  - no page uses the module's old name, and no code (indented or fenced block, or `inline`)
 #    keeps a placeholder that cannot work as typed (/path/to/, XXXXXXXX, "-libfile MODULE", …/);
 #  - every `jpki COMMAND` in code names a command of `jpki --help`, and its sub-command word
@@ -78,6 +79,21 @@ for page in "${pages[@]}"; do
             esac
         done
     done < <(grep -oE '(^|[ `($])jpki( +(--?[a-z][a-z-]*|[a-z][a-z|-]*))+' <<<"$code" | sed 's/^[ `($]//')
+done
+
+# Every page is reachable: some other page links to it by its file name.
+for page in "${pages[@]}"; do
+    case $page in README.md) continue ;; esac
+    name=$(basename "$page")
+    linked=0
+    for other in "${pages[@]}"; do
+        [ "$other" = "$page" ] && continue
+        target=$(grep -oE "\]\([^) ]*${name//./\\.}(#[^) ]*)?\)" "$other" | sed 's/^](\(.*\))$/\1/; s/#.*//' || true)
+        while IFS= read -r t; do
+            [ -n "$t" ] && [ "$(realpath -m "$(dirname "$other")/$t")" = "$(realpath -m "$page")" ] && linked=1
+        done <<<"$target"
+    done
+    [ $linked = 1 ] || fault "$page: no other page links to it"
 done
 
 if [ "$faults" -gt 0 ]; then

@@ -44,5 +44,13 @@ expect_fault unknown-subcommand '    jpki setup opera' "'jpki setup opera' is no
 expect_fault unknown-alternative 'Run `jpki pin reset|change auth`.' "'jpki pin reset' is not in"
 expect_fault unknown-option 'Run `jpki status --verbose`.' "has no option --verbose"
 
+fresh
+echo '# A page nobody links to' >"$work/tree/docs/orphan.md"
+if "$check" "$work/tree" "$jpki" >"$work/out" 2>&1 || ! grep -qF 'docs/orphan.md: no other page links to it' "$work/out"; then
+    echo "FAIL: orphan-page: not reported"; cat "$work/out"; failures=$((failures + 1))
+else
+    echo "ok: orphan-page"
+fi
+
 [ "$failures" = 0 ] || exit 1
 echo "PASS: check-docs.sh catches each fault"
