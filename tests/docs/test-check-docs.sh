@@ -3,6 +3,8 @@
 # docs.check passing means something. Each case copies the real pages into a scratch tree, adds
 # one fault to README.md, and expects check-docs.sh to fail naming it; the unchanged copy passes.
 # Usage: test-check-docs.sh SOURCE_DIR JPKI_PROGRAM
+# The fault texts are markdown, and their backticks and $ are meant literally.
+# shellcheck disable=SC2016
 set -euo pipefail
 
 src=${1:?usage: test-check-docs.sh SOURCE_DIR JPKI_PROGRAM}

@@ -5,6 +5,8 @@
 # card and is wrong, and card 2 loses a try. With card 2 out of its reader the same command
 # costs nothing. If this test starts failing because card 2 no longer loses a try, the
 # limitation is gone: update docs/nss-tools.md (and docs/ja/troubleshooting.md) with it.
+# The bash -c scripts expand their variables inside with-vcard.sh (exported), not here.
+# shellcheck disable=SC2016
 source "$(dirname "$0")/lib-nss.sh"
 need certutil libnss3-tools
 e2e_setup
