@@ -25,7 +25,9 @@ mapfile -t pages < <(find . -maxdepth 1 -name 'README*.md' -printf '%P\n'; find 
 
 # English messages, whatever the caller's locale.
 export LC_ALL=C.UTF-8 LANGUAGE=
-commands=$("$jpki" --help | sed -n 's/^  \([a-z][a-z-]*\)  .*/\1/p')
+main_help=$("$jpki" --help)
+commands=$(sed -n 's/^  \([a-z][a-z-]*\)  .*/\1/p' <<<"$main_help")
+declare -A help_of=()   # jpki COMMAND --help, asked once per command
 [ -n "$commands" ] || fault "'jpki --help' lists no command"
 
 # The code of a page, one line each: fenced and 4-space indented blocks, and inline `spans`.
@@ -60,9 +62,12 @@ for page in "${pages[@]}"; do
     while IFS= read -r call; do
         read -r -a words <<<"$call"
         cmd=${words[1]:-}
-        case $cmd in -*) grep -qF -- "$cmd" <<<"$("$jpki" --help)" || fault "$page: jpki has no option $cmd"; continue ;; esac
+        case $cmd in -*) grep -qF -- "$cmd" <<<"$main_help" || fault "$page: jpki has no option $cmd"; continue ;; esac
         if ! grep -qx -- "$cmd" <<<"$commands"; then fault "$page: 'jpki $cmd' is not a jpki command"; continue; fi
-        help=$("$jpki" "$cmd" --help 2>&1) || { fault "$page: 'jpki $cmd --help' failed"; continue; }
+        if [ -z "${help_of[$cmd]+set}" ]; then
+            help_of[$cmd]=$("$jpki" "$cmd" --help 2>&1) || { fault "$page: 'jpki $cmd --help' failed"; continue; }
+        fi
+        help=${help_of[$cmd]}
         usage=$(grep -E "^ *(Usage: +)?jpki $cmd( |\$)" <<<"$help" || true)
         for ((i = 2; i < ${#words[@]}; i++)); do
             w=${words[i]}
