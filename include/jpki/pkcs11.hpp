@@ -1,5 +1,5 @@
 // The PKCS#11 2.40 header of Debian 12's p11-kit, plus the few PKCS#11 3.0 constants the
-// module needs (DESIGN.md §3 "Which slots an application sees"), defined here because the
+// module needs (docs/design.md §3 "Which slots an application sees"), defined here because the
 // 2.40 header lacks them. Values from PKCS#11 v3.0 §4.13 (profile objects).
 #pragma once
 

@@ -1,6 +1,6 @@
 // Which slots a program sees by default, by its process name (/proc/self/comm, at most 15
 // characters): the one table read by the module (token/config.cpp) and by `jpki doctor`, which
-// reports it without linking the token layer (DESIGN.md §3 "Which slots an application sees";
+// reports it without linking the token layer (docs/design.md §3 "Which slots an application sees";
 // issue 8). Header-only, no dependencies.
 //
 // NSS logs in to every token holding user certificates: a browser must not be offered the

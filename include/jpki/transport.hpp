@@ -1,4 +1,4 @@
-// The transport seam (DESIGN.md §2, §7): everything above this header talks to a card only
+// The transport seam (docs/design.md §2, §7): everything above this header talks to a card only
 // through Transport and Connection. Two implementations exist: PC/SC (src/transport, real
 // pcscd) and the in-process virtual My Number Card (tests/vcard). The same tests run on both.
 #pragma once
@@ -18,7 +18,7 @@ using Bytes = std::vector<std::uint8_t>;
 namespace transport {
 
 // Failures a transport reports. They mirror what PC/SC can tell apart, because the module
-// maps each to a different PKCS#11 answer (DESIGN.md §3, "Sessions, events, threads").
+// maps each to a different PKCS#11 answer (docs/design.md §3, "Sessions, events, threads").
 class Error : public std::runtime_error {
 public:
     using std::runtime_error::runtime_error;
@@ -82,7 +82,7 @@ public:
     // After CardReset: re-establishes the channel (SCardReconnect, leaving the card powered).
     virtual void reconnect() = 0;
     // Warm-resets the card (SCardReconnect with SCARD_RESET_CARD): every verified PIN on it is
-    // cleared, for every program sharing it (JPKI-CARD.md "Security state": the only proven way
+    // cleared, for every program sharing it (docs/card.md "Security state": the only proven way
     // to end a login on the card). Other programs' handles then see CardReset once.
     virtual void reset_card() = 0;
     virtual Bytes atr() const = 0;
@@ -104,7 +104,7 @@ public:
     virtual void cancel_wait() = 0;
 };
 
-// RAII for one card transaction (DESIGN.md §7: begin -> work -> end, on every path).
+// RAII for one card transaction (docs/design.md §7: begin -> work -> end, on every path).
 class Transaction {
 public:
     explicit Transaction(Connection& connection) : connection_(connection) {

@@ -38,7 +38,7 @@ SecureBytes secret(CK_UTF8CHAR_PTR pointer, CK_ULONG length) {
     return SecureBytes(bytes(pointer, length));
 }
 
-// No JPKI PIN is longer than 16 characters (JPKI-CARD.md); a length beyond this is out of range
+// No JPKI PIN is longer than 16 characters (docs/card.md); a length beyond this is out of range
 // without reading that much of the caller's memory.
 constexpr CK_ULONG kLongestPinRead = 64;
 
@@ -62,7 +62,7 @@ CK_RV C_GetInfo(CK_INFO_PTR pInfo) {
         pInfo->cryptokiVersion = {CRYPTOKI_VERSION_MAJOR, CRYPTOKI_VERSION_MINOR};
         pad_copy(pInfo->manufacturerID, sizeof pInfo->manufacturerID, "jpki-pkcs11");
         pad_copy(pInfo->libraryDescription, sizeof pInfo->libraryDescription,
-                 "JPKI My Number Card PKCS#11");
+                 "My Number Card (JPKI) PKCS#11");
         pInfo->libraryVersion = {0, 1};
         return CKR_OK;
     });
@@ -108,7 +108,7 @@ CK_RV C_GetMechanismInfo(CK_SLOT_ID slotID, CK_MECHANISM_TYPE type, CK_MECHANISM
 
 // The card is initialised at the municipal office; nothing here can (re)initialise it.
 CK_RV C_InitToken(CK_SLOT_ID, CK_UTF8CHAR_PTR, CK_ULONG, CK_UTF8CHAR_PTR) { return not_supported(); }
-// Unblocking a PIN also happens at the office (DESIGN.md §3): no SO on this token.
+// Unblocking a PIN also happens at the office (docs/design.md §3): no SO on this token.
 CK_RV C_InitPIN(CK_SESSION_HANDLE, CK_UTF8CHAR_PTR, CK_ULONG) { return not_supported(); }
 
 CK_RV C_SetPIN(CK_SESSION_HANDLE hSession, CK_UTF8CHAR_PTR pOldPin, CK_ULONG ulOldLen,
@@ -226,7 +226,7 @@ CK_RV C_FindObjectsFinal(CK_SESSION_HANDLE hSession) {
     });
 }
 
-// The card signs only: no encryption, decryption or digesting on it (JPKI-CARD.md).
+// The card signs only: no encryption, decryption or digesting on it (docs/card.md).
 CK_RV C_EncryptInit(CK_SESSION_HANDLE, CK_MECHANISM_PTR, CK_OBJECT_HANDLE) { return not_supported(); }
 CK_RV C_Encrypt(CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG_PTR) { return not_supported(); }
 CK_RV C_EncryptUpdate(CK_SESSION_HANDLE, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG_PTR) { return not_supported(); }

@@ -116,7 +116,7 @@ CK_RV Instance::initialize(CK_VOID_PTR init_args) {
             if (all_set && (args->flags & CKF_OS_LOCKING_OK) == 0)
                 locks = token::LockFactory(args->CreateMutex, args->DestroyMutex, args->LockMutex,
                                            args->UnlockMutex);
-            // pReserved carries p11-kit's x-init-reserved configuration string (DESIGN.md §3).
+            // pReserved carries p11-kit's x-init-reserved configuration string (docs/design.md §3).
             if (args->pReserved != nullptr) {
                 auto text = reserved_string(args->pReserved);
                 if (!text) {

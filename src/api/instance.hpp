@@ -24,7 +24,7 @@ public:
     CK_RV finalize(CK_VOID_PTR reserved);
 
     // Runs body(module) under the lifetime lock after the "initialised, in this process?"
-    // check, and turns every exception into the CK_RV it stands for (DESIGN.md §7: one guard).
+    // check, and turns every exception into the CK_RV it stands for (docs/design.md §7: one guard).
     CK_RV with_module(const std::function<CK_RV(token::Module&)>& body);
 
     // At process exit (or dlclose) without C_Finalize: ends this process's logins on the cards
@@ -40,7 +40,7 @@ private:
     // a half-built or half-destroyed module. Card I/O does not serialise on it.
     std::shared_mutex lifetime_;
     std::unique_ptr<token::Module> module_;
-    pid_t owner_pid_ = 0;  // after fork() the child must C_Initialize again (DESIGN.md §3)
+    pid_t owner_pid_ = 0;  // after fork() the child must C_Initialize again (docs/design.md §3)
     TransportFactory transport_factory_;
 };
 

@@ -1,5 +1,5 @@
 // ISO 7816-4 short APDUs: building command APDUs (cases 1-4) and splitting a response into data
-// and status word. Only short APDUs exist on the card (JPKI-CARD.md, "Commands").
+// and status word. Only short APDUs exist on the card (docs/card.md, "Commands").
 #pragma once
 
 #include <jpki/secure_bytes.hpp>

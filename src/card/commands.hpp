@@ -1,4 +1,4 @@
-// The JPKI applet's command APDUs, byte for byte as JPKI-CARD.md "Commands" lists them.
+// The JPKI applet's command APDUs, byte for byte as docs/card.md "Commands" lists them.
 // Commands that carry a PIN come back as SecureBytes (wiped), never as plain Bytes.
 #pragma once
 
@@ -11,7 +11,7 @@
 
 namespace jpki::card::command {
 
-// COMPUTE DIGITAL SIGNATURE P1 (JPKI-CARD.md "Sign").
+// COMPUTE DIGITAL SIGNATURE P1 (docs/card.md "Sign").
 enum class SignatureFormat : std::uint8_t {
     Pkcs1V15 = 0x00,   // card pads 1..245 bytes (a DigestInfo) with PKCS#1 v1.5 type 1 [HW]
     PssSha256 = 0x04,  // RSASSA-PSS over a 32-byte SHA-256 hash [ONE]

@@ -21,7 +21,7 @@ std::string hex4(std::uint16_t sw) {
 CardError::CardError(Kind kind, std::uint16_t sw, const std::string& message, int tries_left)
     : std::runtime_error(message), kind_(kind), sw_(sw), tries_left_(tries_left) {}
 
-// JPKI-CARD.md, "Commands" and "Status words -> PKCS#11".
+// docs/card.md, "Commands" and "Status words -> PKCS#11".
 CardError error_from_status(std::uint16_t sw, std::string_view operation) {
     using Kind = CardError::Kind;
     auto make = [&](Kind kind, int tries = -1) {

@@ -1,4 +1,4 @@
-// What the card layer throws (JPKI-CARD.md, "Status words -> PKCS#11"). One class, CardError,
+// What the card layer throws (docs/card.md, "Status words -> PKCS#11"). One class, CardError,
 // whose Kind the token layer maps to a CK_RV; this layer knows no CK_* itself.
 //
 // Not caught or wrapped here: jpki::transport::CardRemoved and ServiceUnavailable pass through

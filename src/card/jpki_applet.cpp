@@ -23,7 +23,7 @@ bool is_certificate_ef(Fid fid) {
            fid == ef::sign_ca_certificate;
 }
 
-// EF 0006 starts with a 32-byte label padded with spaces (JPKI-CARD.md).
+// EF 0006 starts with a 32-byte label padded with spaces (docs/card.md).
 std::string label_from(const Bytes& data) {
     std::string label(data.begin(), data.end());
     const auto end = label.find_last_not_of(std::string_view(" \0", 2));
@@ -122,7 +122,7 @@ void JpkiApplet::select_ap() {
 
 bool JpkiApplet::select_ef_if_present(Fid fid, Need need, OnFileNotFound on_not_found) {
     if (!ap_selected_) {
-        // Selecting the AP may clear a verified PIN (JPKI-CARD.md "Security state" [?]), and
+        // Selecting the AP may clear a verified PIN (docs/card.md "Security state" [?]), and
         // an unknown selection means the card may have been reset or moved: no login to rely on.
         if (need == Need::SecurityState) throw_security_state_lost("JPKI AP selection unknown");
         select_ap();
@@ -133,7 +133,7 @@ bool JpkiApplet::select_ef_if_present(Fid fid, Need need, OnFileNotFound on_not_
     std::uint16_t sw = exchange(command::select_ef(fid)).sw;
     if (sw == sw_file_not_found && !ap_selected_here_ && on_not_found == OnFileNotFound::ReselectAp) {
         // The AP was remembered from an earlier transaction; another program may have moved the
-        // card to another applet since (DESIGN.md §3). Select ours again and retry once.
+        // card to another applet since (docs/design.md §3). Select ours again and retry once.
         select_ap();
         ++security_epoch_;
         sw = exchange(command::select_ef(fid)).sw;
@@ -157,7 +157,7 @@ void JpkiApplet::select_ef(Fid fid, Need need) {
 
 std::optional<CardInfo> JpkiApplet::probe() {
     return run([&]() -> std::optional<CardInfo> {
-        // Detect by SELECT AID + EF 0006, not by ATR (JPKI-CARD.md "Applications").
+        // Detect by SELECT AID + EF 0006, not by ATR (docs/card.md "Applications").
         // Any card answer that breaks ISO 7816-4 here (no status word, more than the 32 bytes
         // asked for) means "not a JPKI card we can use", like a refused AID: no token.
         try {
@@ -175,7 +175,7 @@ std::optional<CardInfo> JpkiApplet::probe() {
 bool JpkiApplet::has_sign_certificate() {
     return run([&] {
         // EF 0008: byte 0 signing certificate, byte 1 authentication certificate; 8F present, 00
-        // absent (JPKI-CARD.md [ONE]). Without EF 0008, EF 0001's presence tells. EF 0008 itself
+        // absent (docs/card.md [ONE]). Without EF 0008, EF 0001's presence tells. EF 0008 itself
         // is reported by one survey only, so its 6A82 is taken as "no such EF", not as "another
         // program moved the card" (which would re-select the AP and drop logins); a moved card
         // still shows at the EF 0001 select, which follows the usual rule.
@@ -192,7 +192,7 @@ Bytes JpkiApplet::read_certificate(Fid certificate_ef) {
     const Need need = certificate_ef == ef::sign_certificate ? Need::SecurityState : Need::Nothing;
     return run([&] {
         select_ef(certificate_ef, need);
-        // JPKI-CARD.md "Certificate length": 4 bytes at offset 0 are 30 82 hh ll; the DER object
+        // docs/card.md "Certificate length": 4 bytes at offset 0 are 30 82 hh ll; the DER object
         // is 4 + hhll bytes (filler follows it); the rest comes in chunks of up to 256 bytes.
         Response head = exchange(command::read_binary(0, max_le));
         // A refused long read (a length complaint, say) gets the 4-byte read others use; a
@@ -220,7 +220,7 @@ Bytes JpkiApplet::read_certificate(Fid certificate_ef) {
 }
 
 int JpkiApplet::read_tries_left(PinRole role) {
-    // The empty VERIFY answers 63Cx and spends no try (JPKI-CARD.md "Commands").
+    // The empty VERIFY answers 63Cx and spends no try (docs/card.md "Commands").
     const Response r = exchange(command::verify_status());
     if (r.sw == sw_ok) return pin_rules(role).max_tries;  // verified: a good VERIFY refills it
     if ((r.sw & 0xFFF0) == 0x63C0) return r.sw & 0x0F;
@@ -236,7 +236,7 @@ int JpkiApplet::tries_left(PinRole role) {
 }
 
 void JpkiApplet::verify_selected_pin(PinRole role, const SecureBytes& normalised_pin, const TriesCheck& check) {
-    // DESIGN.md §3: select the AID right before a VERIFY, so a PIN can never land in another
+    // docs/design.md §3: select the AID right before a VERIFY, so a PIN can never land in another
     // applet's PIN file; an AP this transaction selected itself is still current.
     if (!ap_selected_here_) select_ap();
     select_ef(pin_ef(role), Need::Nothing);

@@ -1,7 +1,7 @@
 // The JPKI applet as the token layer sees it: one object per card, each operation one card
-// transaction (DESIGN.md §3 "Sessions, events, threads", §7 "RAII ... card transactions").
+// transaction (docs/design.md §3 "Sessions, events, threads", §7 "RAII ... card transactions").
 //
-// Selection state (kept to send as few SELECTs as is safe; JPKI-CARD.md "Security state"):
+// Selection state (kept to send as few SELECTs as is safe; docs/card.md "Security state"):
 //  * The applet remembers whether the JPKI AP is selected. That memory survives transactions
 //    and is dropped on a reset, a transport error, or forget_selection().
 //  * The selected EF is remembered only inside one transaction: another program may select
@@ -56,7 +56,7 @@ struct CardInfo {
 };
 
 // Called inside a VERIFY's transaction with the PIN's counter, right before the VERIFY; it
-// throws to stop the VERIFY (the token layer's final-try guard, DESIGN.md §3 "Login").
+// throws to stop the VERIFY (the token layer's final-try guard, docs/design.md §3 "Login").
 using TriesCheck = std::function<void(int tries_left)>;
 
 // Whether a SIGN may rely on the key EF our previous SIGN left selected (see sign()).
@@ -115,7 +115,7 @@ public:
                           KeySelection selection = KeySelection::Select);
 
     // Both PINs checked by the policy before any APDU; then SELECT AP, SELECT PIN EF, VERIFY old,
-    // CHANGE REFERENCE DATA new. The PIN stays verified afterwards (JPKI-CARD.md, ISO 7816-4).
+    // CHANGE REFERENCE DATA new. The PIN stays verified afterwards (docs/card.md, ISO 7816-4).
     // `check` as for verify().
     void change_pin(PinRole role, const SecureBytes& old_pin, const SecureBytes& new_pin,
                     const TriesCheck& check = {});
@@ -133,7 +133,7 @@ public:
 
     // Ends every verified PIN on the card, for every program sharing it: a warm reset through the
     // reader (Connection::reset_card). No JPKI logout command is known and VERIFY P1 FF is
-    // untested on this card (JPKI-CARD.md "Security state"); a reset is proven. Not inside
+    // untested on this card (docs/card.md "Security state"); a reset is proven. Not inside
     // in_transaction(). Afterwards security_epoch() and resets_seen() have increased.
     void reset_card();
 

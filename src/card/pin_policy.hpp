@@ -1,4 +1,4 @@
-// The two PINs' formats and counters (JPKI-CARD.md, EF 0018 / EF 001B; DESIGN.md §3 "Login").
+// The two PINs' formats and counters (docs/card.md, EF 0018 / EF 001B; docs/design.md §3 "Login").
 // Checked on the host before any APDU: a malformed PIN never reaches the card and never spends
 // a try.
 #pragma once

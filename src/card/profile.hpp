@@ -1,6 +1,6 @@
-// The JPKI applet's names and numbers (JPKI-CARD.md, "Applications" and "Elementary files"):
+// The JPKI applet's names and numbers (docs/card.md, "Applications" and "Elementary files"):
 // its AID, its EFs, and which PIN and key file belong to each PIN role. Kept as data so a
-// next-generation card (DESIGN.md §6) means a new table, not new code.
+// next-generation card (docs/design.md §6) means a new table, not new code.
 #pragma once
 
 #include "card/pin_policy.hpp"
@@ -12,7 +12,7 @@ namespace jpki::card {
 
 using Fid = std::uint16_t;  // a 2-byte file identifier, as in SELECT EF 00 A4 02 0C 02 <FID>
 
-// 公的個人認証AP (JPKI-CARD.md, "Applications" [HW]).
+// 公的個人認証AP (docs/card.md, "Applications" [HW]).
 inline constexpr std::array<std::uint8_t, 10> jpki_aid = {0xD3, 0x92, 0xF0, 0x00, 0x26,
                                                           0x01, 0x00, 0x00, 0x00, 0x01};
 

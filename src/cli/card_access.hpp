@@ -3,7 +3,7 @@
 // Layer: cli/ over card/ and transport/.
 //
 // A PIN verified through an OpenCard never outlives it: the destructor resets the card
-// (JpkiApplet::reset_card, the one proven way to end a login, JPKI-CARD.md "Security state"), so
+// (JpkiApplet::reset_card, the one proven way to end a login, docs/card.md "Security state"), so
 // the card is not left signing for other programs after `jpki` exits.
 #pragma once
 
@@ -77,7 +77,7 @@ private:
 // The final-try guard for every operation that sends a PIN on its own (status --sign, sign):
 // a TriesCheck that refuses the VERIFY when the card has one try left (CliError(PinLocked),
 // pointing to `jpki pin verify`, the deliberate way) or none (CliError(PinLocked), city office).
-// DESIGN.md §3 "Login": an application must never burn the last try.
+// docs/design.md §3 "Login": an application must never burn the last try.
 [[nodiscard]] card::TriesCheck final_try_guard(card::PinRole role);
 
 // The PIN's name for messages: "authentication PIN" / "signature password" (translated).

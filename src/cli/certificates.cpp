@@ -36,7 +36,7 @@ Bytes read_pem_certificate(const std::filesystem::path& path) {
     return der;
 }
 
-// The eras of the JPKI birth date's first digit (JPKI-CARD.md: E era 1-5) and their first year.
+// The eras of the JPKI birth date's first digit (docs/card.md: E era 1-5) and their first year.
 struct Era {
     const char* name;  // Japanese only: the era name is shown in Japanese text only
     int first_year;

@@ -1,4 +1,4 @@
-// The card holder's view of the JPKI certificates (issue 8; JPKI-CARD.md "Certificates"), shared
+// The card holder's view of the JPKI certificates (issue 8; docs/card.md "Certificates"), shared
 // by `jpki status` and `jpki cert`: which J-LIS CA generation issued a certificate, its expiry in
 // calendar days, the renewal window, and the holder's data in the signing certificate.
 // Layer: cli/ over card/ and crypto/.
@@ -69,7 +69,7 @@ struct Expiry {
 
 [[nodiscard]] Expiry expiry_of(const crypto::Certificate& certificate, std::chrono::system_clock::time_point now);
 
-// The holder's data in the signing certificate's subjectAltName otherNames (JPKI-CARD.md
+// The holder's data in the signing certificate's subjectAltName otherNames (docs/card.md
 // "Certificates", arc 1.2.392.200149.8.5.5): decoded for display only, never stored. Fields the
 // certificate lacks stay empty.
 struct Holder {

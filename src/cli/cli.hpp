@@ -11,7 +11,7 @@
 
 namespace jpki::cli {
 
-// Exit codes, documented in `jpki --help` and the README ("Your card"). Stable: scripts test them.
+// Exit codes, documented in `jpki --help` and docs/your-card.md and docs/troubleshooting.md. Stable: scripts test them.
 enum class ExitCode : int {
     Ok = 0,
     Failure = 1,       // the operation failed (card error, file unreadable, ...)

@@ -358,7 +358,7 @@ void check_slots(Report& report) {
     }
     report.add("slots", Status::Info, msg(tr("Other programs (modutil, certutil, p11tool, ...) see {}."), slots_text(DefaultSlots::Both)));
     report.json["slots"] = slots;
-    // A setting changes this for every program that reads it (README "Configuration").
+    // A setting changes this for every program that reads it (docs/module.md "Configuration").
     const fs::path user_file = config_home() / "jpki-pkcs11.conf";
     for (const auto& file : {fs::path("/etc/jpki-pkcs11.conf"), user_file}) {
         const std::string value = slots_setting(file);

@@ -1,4 +1,4 @@
-// `jpki`: the My Number Card holder's command (issue 8; DESIGN.md §6). Dispatches to the
+// `jpki`: the My Number Card holder's command (issue 8; docs/design.md §6). Dispatches to the
 // subcommands (one file each) and turns whatever they throw into a message and an exit code.
 #include "cli/card_access.hpp"
 #include "cli/cli.hpp"

@@ -1,5 +1,5 @@
 // `jpki pin change|verify auth|sign` (issue 8): changing a PIN, and checking one, which is the
-// deliberate way to spend a last try (DESIGN.md §3 "Login": no other command ever does).
+// deliberate way to spend a last try (docs/design.md §3 "Login": no other command ever does).
 //
 // Order of events, so that a mistake costs nothing: the card's counter is read first (an empty
 // VERIFY spends no try), then every PIN is read and its format checked, then the PIN goes out

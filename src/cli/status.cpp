@@ -151,7 +151,7 @@ CardReport examine(std::unique_ptr<OpenCard> card, const Options& options, crypt
     read_certificate(*card, report.auth, context, auth_cas, now);
     report.sign.present = card->applet().has_sign_certificate();
     report.auth_pin.tries_left = card->applet().tries_left(PinRole::Auth);
-    // Without a signing certificate (under-15 and face-authentication cards, JPKI-CARD.md) the
+    // Without a signing certificate (under-15 and face-authentication cards, docs/card.md) the
     // signature password has no use, and such a card may have none: it is not read or warned about.
     if (report.sign.present) report.sign_pin.tries_left = card->applet().tries_left(PinRole::Sign);
 

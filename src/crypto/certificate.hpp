@@ -17,7 +17,7 @@ namespace jpki::crypto {
 class Certificate {
 public:
     // Parses exactly one DER certificate. Bytes after it are refused: the card layer strips the
-    // EF's filler first (the EFs are padded after the DER, JPKI-CARD.md). Throws crypto::Error.
+    // EF's filler first (the EFs are padded after the DER, docs/card.md). Throws crypto::Error.
     // `context` must outlive the certificate.
     Certificate(Context& context, ByteView der);
 
@@ -35,7 +35,7 @@ public:
     // with the issuer).
     [[nodiscard]] Bytes serial_number_der() const;
     // Upper-case hex of the serial's value, without the DER sign byte ("2F792996A3018F00"):
-    // the token serial (DESIGN.md §3).
+    // the token serial (docs/design.md §3).
     [[nodiscard]] std::string serial_hex() const;
     // One line, RFC 2253 order and syntax, UTF-8 kept as UTF-8 (labels, CLI).
     [[nodiscard]] std::string subject_text() const;
@@ -49,7 +49,7 @@ public:
     // The subjectKeyIdentifier extension's value, when present.
     [[nodiscard]] std::optional<Bytes> subject_key_id() const;
     // Throws crypto::Error when the key is not RSA (the next-generation card's ECDSA keys are
-    // not handled yet, DESIGN.md §6).
+    // not handled yet, docs/design.md §6).
     [[nodiscard]] RsaPublicKey public_key() const;
     // True when `ca`'s public key verifies this certificate's signature. Names are not compared:
     // J-LIS CA generations share names, so the key decides (and it is what matters).

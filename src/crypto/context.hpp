@@ -1,4 +1,4 @@
-// The module's private OpenSSL library context (DESIGN.md §7). The module is often loaded
+// The module's private OpenSSL library context (docs/design.md §7). The module is often loaded
 // inside OpenSSL itself (pkcs11-provider, the libp11 engine): going through the default library
 // context would read the host's openssl.cnf, which may load that provider again and recurse
 // into us. So everything in src/crypto fetches from this context, which holds only the

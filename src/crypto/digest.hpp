@@ -1,4 +1,4 @@
-// Hashing on the host for CKM_SHAx_RSA_PKCS (DESIGN.md §3: the card signs what it is given;
+// Hashing on the host for CKM_SHAx_RSA_PKCS (docs/design.md §3: the card signs what it is given;
 // the module hashes and wraps the hash in a DigestInfo), and the DigestInfo encoding itself.
 #pragma once
 

@@ -1,4 +1,4 @@
-// Owning pointers for the OpenSSL objects this folder uses (DESIGN.md §7: RAII for every C
+// Owning pointers for the OpenSSL objects this folder uses (docs/design.md §7: RAII for every C
 // resource). Internal to src/crypto.
 #pragma once
 

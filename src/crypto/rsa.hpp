@@ -1,4 +1,4 @@
-// RSA public keys and signature checks in software (C_Verify, the PSS probe of DESIGN.md §6,
+// RSA public keys and signature checks in software (C_Verify, the PSS probe of docs/design.md §6,
 // and tests that check what the card produced).
 #pragma once
 
@@ -45,7 +45,7 @@ private:
                                 ByteView signature);
 
 // RSASSA-PSS with SHA-256 and MGF1-SHA-256 over a 32-byte hash (the card's COMPUTE DIGITAL
-// SIGNATURE P1 04, DESIGN.md §6; salt 32 presumed). False when `hash` is not 32 bytes or the
+// SIGNATURE P1 04, docs/design.md §6; salt 32 presumed). False when `hash` is not 32 bytes or the
 // signature does not verify.
 [[nodiscard]] bool verify_pss_sha256(Context& context, const RsaPublicKey& key, ByteView hash,
                                      ByteView signature, int salt_length = 32);

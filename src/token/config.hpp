@@ -1,4 +1,4 @@
-// Module configuration (DESIGN.md §3 "Configuration"). Sources, first match wins:
+// Module configuration (docs/design.md §3 "Configuration"). Sources, first match wins:
 // C_Initialize's pReserved string (p11-kit's x-init-reserved), environment variables,
 // ~/.config/jpki-pkcs11.conf, /etc/jpki-pkcs11.conf. Each source holds `key = value` items
 // (lines, or `;`/space separated in pReserved); a key is the variable's name with or without

@@ -12,7 +12,7 @@ namespace {
 
 constexpr std::size_t kSerialLength = 16;  // CK_TOKEN_INFO.serialNumber
 
-// What each token shows (DESIGN.md §3 "Objects"); labels and IDs as OpenSC's JPKI driver
+// What each token shows (docs/design.md §3 "Objects"); labels and IDs as OpenSC's JPKI driver
 // gives them, so PKCS#11 URIs written for OpenSC keep working.
 struct RoleObjects {
     card::Fid certificate_ef;
@@ -154,7 +154,7 @@ card::TriesCheck InsertedCard::final_try_guard(PinRole role, bool allow_final_tr
         note_tries(role, left);
         if (left == 0) throw Error(CKR_PIN_LOCKED, "PIN locked");
         // A locked card means a trip to the city office: applications that retry PINs in a loop
-        // must never spend the last try unless the user allowed it (DESIGN.md §3).
+        // must never spend the last try unless the user allowed it (docs/design.md §3).
         if (left == 1 && !allow_final_try) throw Error(CKR_PIN_LOCKED, "final try guarded");
     };
 }
@@ -250,7 +250,7 @@ const crypto::Certificate& InsertedCard::certificate(card::Fid ef) {
                                                        : certificates_.sign_ca;
     if (!slot) {
         // Read once per insertion and kept in memory only: the signing certificate carries the
-        // holder's name, address and birth date (DESIGN.md §3).
+        // holder's name, address and birth date (docs/design.md §3).
         const Bytes der = card_call([&] { return applet_.read_certificate(ef); });
         try {
             slot.emplace(crypto_, der);
@@ -302,7 +302,7 @@ void InsertedCard::build_objects(PinRole role) {
         add_object(role, {CKO_CERTIFICATE, spec.ca_ef, {nullptr, Bytes{spec.ca_id}, spec.ca_label, true, false}});
         if (role == PinRole::Auth) {
             // The authentication certificate is readable without PIN: NSS may list it (and its
-            // public key) before login; the profile object tells it so (DESIGN.md §3).
+            // public key) before login; the profile object tells it so (docs/design.md §3).
             add_object(role, {CKO_CERTIFICATE, spec.certificate_ef, {nullptr, id, spec.certificate_label, false, false}});
             add_object(role, {CKO_PUBLIC_KEY, spec.certificate_ef, {nullptr, id, spec.public_key_label, false, false}});
             pin.objects.push_back(make_public_certificates_profile(handles_.fetch_add(1) + 1));

@@ -1,10 +1,10 @@
 // One JPKI card in one reader, as the token layer keeps it from insertion to removal: its
 // connection and applet, the certificates read from it (once per insertion, in memory only),
 // the objects of its two tokens, the retry counters last seen, and login state per PIN, which
-// the module tracks itself because the card cannot report it (JPKI-CARD.md "Security state").
+// the module tracks itself because the card cannot report it (docs/card.md "Security state").
 //
 // Locking: every method except the constant accessors must be called with io() held; io() is
-// the per-card I/O lock of DESIGN.md §3, never held together with the module's state lock.
+// the per-card I/O lock of docs/design.md §3, never held together with the module's state lock.
 #pragma once
 
 #include "card/jpki_applet.hpp"
@@ -33,7 +33,7 @@ using HandleCounter = std::atomic<CK_ULONG>;
 
 class InsertedCard {
 public:
-    // Connects and probes (SELECT AID + EF 0006, JPKI-CARD.md). nullptr when the card in the
+    // Connects and probes (SELECT AID + EF 0006, docs/card.md). nullptr when the card in the
     // reader is not a JPKI card. Transport errors propagate.
     static std::shared_ptr<InsertedCard> open(transport::Transport& transport, const std::string& reader,
                                               crypto::Context& crypto, const LockFactory& locks,
@@ -49,7 +49,7 @@ public:
     // Asked of the card once, when the signing token is first looked at.
     bool has_sign_certificate();
 
-    // The token serial (DESIGN.md §3): the authentication certificate's serial number in hex,
+    // The token serial (docs/design.md §3): the authentication certificate's serial number in hex,
     // its last 16 characters; identical for the card's two tokens.
     std::string serial();
     // The PIN's retry counter: as last seen if that reading is at most `max_age` old, else read
@@ -69,7 +69,7 @@ public:
     // Also C_Login(CKU_CONTEXT_SPECIFIC) while logged in: a wrong PIN leaves the login as it was.
     void login(PinRole role, const SecureBytes& pin, bool allow_final_try);
     // Ends the role's login. The card cannot forget one PIN alone (no JPKI logout command is
-    // known: JPKI-CARD.md "Security state"), so while it may still hold a PIN this module
+    // known: docs/card.md "Security state"), so while it may still hold a PIN this module
     // verified, the card is reset: then both PINs' logins end, here and for every program
     // sharing the card (issue 7: a logout must not leave the card signing for anyone).
     // No reset when the role was not logged in and the other one still is.
@@ -160,7 +160,7 @@ private:
     const RoleState& state(PinRole role) const { return roles_[role == PinRole::Auth ? 0 : 1]; }
 };
 
-// The CK_RV a card-layer error stands for (JPKI-CARD.md "Status words -> PKCS#11").
+// The CK_RV a card-layer error stands for (docs/card.md "Status words -> PKCS#11").
 CK_RV rv_for(const card::CardError& error) noexcept;
 
 }  // namespace jpki::token

@@ -1,4 +1,4 @@
-// The module's log (DESIGN.md §3 "Configuration": JPKI_PKCS11_LOG=error|info|debug), to stderr.
+// The module's log (docs/design.md §3 "Configuration": JPKI_PKCS11_LOG=error|info|debug), to stderr.
 // error: card and reader failures; info: every call that answers an error, and why; debug: every
 // APDU, with the data of VERIFY and CHANGE REFERENCE DATA shown as ** (a PIN never reaches a log).
 #pragma once

@@ -1,4 +1,4 @@
-// The signing mechanisms (DESIGN.md §3 "Mechanisms") and what each turns the caller's data
+// The signing mechanisms (docs/design.md §3 "Mechanisms") and what each turns the caller's data
 // into before it reaches the card: the card pads (PKCS#1 v1.5 type 1) whatever 1..245 bytes it
 // gets, so CKM_RSA_PKCS passes the data through and CKM_SHAx_RSA_PKCS hashes on the host and
 // sends the DER DigestInfo.
@@ -19,7 +19,7 @@ namespace jpki::token {
 
 constexpr std::size_t kRsaBits = 2048;
 constexpr std::size_t kSignatureSize = kRsaBits / 8;
-// PKCS#1 v1.5 type 1 needs 11 bytes of the 256: the card takes at most 245 (JPKI-CARD.md).
+// PKCS#1 v1.5 type 1 needs 11 bytes of the 256: the card takes at most 245 (docs/card.md).
 constexpr std::size_t kMaxCardInput = kSignatureSize - 11;
 
 // Mechanisms in the order C_GetMechanismList reports them.

@@ -1,4 +1,4 @@
-// The token layer's face (DESIGN.md §2 src/token): slots, tokens, sessions, objects, login
+// The token layer's face (docs/design.md §2 src/token): slots, tokens, sessions, objects, login
 // state and sign operations, in PKCS#11 terms. The C API layer above checks arguments and
 // pointers and calls exactly one method here per C_* function; everything below (the card
 // protocol, the transport) is reached only from inside this layer.

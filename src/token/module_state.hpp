@@ -3,7 +3,7 @@
 // objects and attributes; signing.cpp: signing, verification, random). Not included outside
 // src/token.
 //
-// Locking (DESIGN.md §3): one state lock for the reader/slot table and the session table, one
+// Locking (docs/design.md §3): one state lock for the reader/slot table and the session table, one
 // I/O lock per card (InsertedCard::io); the state lock is never held during card I/O, and a
 // card's I/O lock may be held while the state lock is taken briefly (never the other way round).
 #pragma once
@@ -32,7 +32,7 @@ namespace jpki::token {
 inline constexpr const char* kAuthLabel = "JPKI (User Authentication PIN)";  // OpenSC's labels: URIs keep working
 inline constexpr const char* kSignLabel = "JPKI (Digital Signature PIN)";
 // An under-15 card has no signing key: its sign slot shows a token that says so, holds nothing
-// and asks for no PIN (a documented choice, DESIGN.md §3), rather than an error or a gap.
+// and asks for no PIN (a documented choice, docs/design.md §3), rather than an error or a gap.
 inline constexpr const char* kNoSignLabel = "JPKI (no signature certificate)";
 
 template <std::size_t N>
@@ -41,7 +41,7 @@ inline void pad_copy(CK_UTF8CHAR (&field)[N], std::string_view text) {
     std::memcpy(field, text.data(), std::min(N, text.size()));
 }
 
-// PIN format first (DESIGN.md §3 "Login"): a malformed PIN causes no card traffic at all, not
+// PIN format first (docs/design.md §3 "Login"): a malformed PIN causes no card traffic at all, not
 // even the EF 0008 read that tells whether the card has a signature PIN.
 inline void require_pin_format(PinRole role, const SecureBytes& pin) {
     switch (card::check_pin(role, pin.view())) {

@@ -45,7 +45,7 @@ Object from_certificate(Build&& build) {
 Object::Object(CK_OBJECT_HANDLE handle, CK_OBJECT_CLASS object_class)
     : handle_(handle), object_class_(object_class) {
     set_ulong(CKA_CLASS, object_class);
-    // Everything lives on the card, which this module never writes (DESIGN.md §3).
+    // Everything lives on the card, which this module never writes (docs/design.md §3).
     set_bool(CKA_TOKEN, true);
     set_bool(CKA_PRIVATE, false);
     set_bool(CKA_MODIFIABLE, false);

@@ -1,4 +1,4 @@
-// The objects a JPKI token shows (DESIGN.md §3 "Objects") and the attribute rules of
+// The objects a JPKI token shows (docs/design.md §3 "Objects") and the attribute rules of
 // PKCS#11 2.40 §5.7.5 (C_GetAttributeValue) and §5.7.7 (template matching), in one place.
 #pragma once
 
@@ -74,7 +74,7 @@ struct CertificateObjects {
 };
 
 // A certificate whose fields cannot be read (a damaged certificate EF whose DER still parses,
-// e.g. a key that does not decode, or a key that is not RSA, DESIGN.md §6) makes these throw
+// e.g. a key that does not decode, or a key that is not RSA, docs/design.md §6) makes these throw
 // token::Error(CKR_DEVICE_ERROR): the card's data is at fault, not the module.
 Object make_certificate(CK_OBJECT_HANDLE handle, const CertificateObjects& spec);
 Object make_public_key(CK_OBJECT_HANDLE handle, const CertificateObjects& spec, KeyRole role);

@@ -23,7 +23,7 @@ namespace jpki::transport {
 //
 // pcscd may be absent or restart at any time: nothing is established at construction, and a
 // context found dead (SCARD_E_NO_SERVICE and friends) is released and established again on the
-// next call ("pcscd restarted -> the next call re-establishes the context", DESIGN.md §3).
+// next call ("pcscd restarted -> the next call re-establishes the context", docs/design.md §3).
 class PendingConnect;
 
 class PcscTransport final : public Transport {

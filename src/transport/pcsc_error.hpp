@@ -1,5 +1,5 @@
 // PC/SC return codes -> the transport's exception types (include/jpki/transport.hpp), which the
-// module maps to PKCS#11 answers (DESIGN.md §3 "Sessions, events, threads").
+// module maps to PKCS#11 answers (docs/design.md §3 "Sessions, events, threads").
 #pragma once
 
 #include <PCSC/winscard.h>

@@ -1,5 +1,5 @@
 // PcscTransport: waiting for reader and card events (C_WaitForSlotEvent) and cancelling a wait
-// (C_Finalize wakes a blocked C_WaitForSlotEvent, DESIGN.md §3).
+// (C_Finalize wakes a blocked C_WaitForSlotEvent, docs/design.md §3).
 #include "transport/pcsc.hpp"
 
 #include "transport/pcsc_error.hpp"

@@ -1,4 +1,4 @@
-// Owners of the two PC/SC resources (DESIGN.md §7: RAII for SCARDCONTEXT and SCARDHANDLE).
+// Owners of the two PC/SC resources (docs/design.md §7: RAII for SCARDCONTEXT and SCARDHANDLE).
 #pragma once
 
 #include <PCSC/winscard.h>

@@ -38,7 +38,7 @@ private:
     std::shared_ptr<VirtualReaders> target_;
 };
 
-// Every setting the module reads from the environment (DESIGN.md §3 "Configuration").
+// Every setting the module reads from the environment (docs/design.md §3 "Configuration").
 constexpr const char* kModuleVariables[] = {"JPKI_PKCS11_SLOTS", "JPKI_PKCS11_ALLOW_FINAL_TRY",
                                             "JPKI_PKCS11_ALWAYS_AUTH", "JPKI_PKCS11_PSS", "JPKI_PKCS11_LOG"};
 

@@ -33,7 +33,7 @@ inline constexpr const char* auth_pin = "1234";    // CardConfig defaults
 inline constexpr const char* sign_pin = "ABC123";
 inline constexpr CK_ULONG signature_size = 256;
 
-// The hex CKA_IDs of DESIGN.md §3.
+// The hex CKA_IDs of docs/design.md §3.
 inline constexpr std::uint8_t id_auth = 0x01, id_sign = 0x02, id_auth_ca = 0x03, id_sign_ca = 0x04;
 
 // What a test wants before C_Initialize.

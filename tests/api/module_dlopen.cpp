@@ -1,4 +1,4 @@
-// The module as applications load it (DESIGN.md §2): dlopen, C_GetFunctionList, and nothing
+// The module as applications load it (docs/design.md §2): dlopen, C_GetFunctionList, and nothing
 // but the PKCS#11 entry points exported. Without a reachable pcscd it still initialises and
 // shows no slots; it never crashes the host.
 #include "jpki/pkcs11.hpp"

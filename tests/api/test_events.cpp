@@ -1,4 +1,4 @@
-// Card events (DESIGN.md §3 "Sessions, events, threads"): removal, re-insertion, a reset by
+// Card events (docs/design.md §3 "Sessions, events, threads"): removal, re-insertion, a reset by
 // another program, C_WaitForSlotEvent (non-blocking, blocking, woken by C_Finalize), and
 // concurrent signing from several threads.
 #include "fixture.hpp"

@@ -20,7 +20,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// SELECT of the JPKI AP (JPKI-CARD.md "Applications"), as another program sends it.
+// SELECT of the JPKI AP (docs/card.md "Applications"), as another program sends it.
 const Bytes select_jpki_ap{0x00, 0xA4, 0x04, 0x0C, 0x0A, 0xD3, 0x92, 0xF0, 0x00, 0x26, 0x01, 0x00, 0x00, 0x00, 0x01};
 
 // What another local program gets when it asks the card to sign with the key of `key_ef`

@@ -233,7 +233,8 @@ TEST_CASE("C_GetInfo reports Cryptoki 2.40 and the manufacturer", "[general]") {
     CHECK(info.cryptokiVersion.major == 2);
     CHECK(info.cryptokiVersion.minor == 40);
     CHECK(text(info.manufacturerID) == "jpki-pkcs11");
-    CHECK_FALSE(text(info.libraryDescription).empty());
+    // The one name the docs and `jpki setup` use for the module (issue 9).
+    CHECK(text(info.libraryDescription) == "My Number Card (JPKI) PKCS#11");
     CHECK(info.flags == 0);
 }
 

@@ -1,4 +1,4 @@
-// Login (DESIGN.md §3 "Login"): PIN format checks before any APDU, the card's answers, the
+// Login (docs/design.md §3 "Login"): PIN format checks before any APDU, the card's answers, the
 // final-try guard, login state per PIN, logout, C_SetPIN, and what is not offered (SO, InitPIN).
 // Card traffic is read from the virtual card's APDU trace.
 #include "fixture.hpp"

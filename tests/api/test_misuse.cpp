@@ -4,7 +4,7 @@
 // C_Initialize and after C_Finalize). One row per call with the CK_RV PKCS#11 2.40 names for
 // it; a row that crashes fails the whole binary. No row may spend a PIN try.
 //
-// The number of calls tried is printed as "misuse: N calls" (README "Reliability").
+// The number of calls tried is printed as "misuse: N calls" (docs/reliability.md).
 #include "fixture.hpp"
 
 #include "token/errors.hpp"

@@ -1,4 +1,4 @@
-// Objects and attributes (DESIGN.md §3 "Objects", §7 "Attribute rules in one place"): what
+// Objects and attributes (docs/design.md §3 "Objects", §7 "Attribute rules in one place"): what
 // each token shows before and after login, C_FindObjects templates, attribute values checked
 // against the test PKI with OpenSSL, and the C_GetAttributeValue rules of PKCS#11 2.40 §5.7.5.
 #include "fixture.hpp"

@@ -1,8 +1,8 @@
-// Signing (DESIGN.md §3 "Mechanisms"): every mechanism single- and multi-part on both keys,
+// Signing (docs/design.md §3 "Mechanisms"): every mechanism single- and multi-part on both keys,
 // each signature verified by OpenSSL against the certificate; CKM_RSA_PKCS input lengths; the
 // two-call convention of C_Sign / C_SignFinal; operation state errors; C_Verify in software.
 // The main login+sign test runs with the card both keeping and clearing a verified PIN on
-// re-selection of the JPKI AID (DESIGN.md §4 --reselect-clears).
+// re-selection of the JPKI AID (docs/design.md §4 --reselect-clears).
 #include "fixture.hpp"
 
 #include <catch2/catch.hpp>

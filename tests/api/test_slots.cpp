@@ -1,4 +1,4 @@
-// Slots and tokens (DESIGN.md §3 "Slots", "Tokens", "Which slots an application sees"):
+// Slots and tokens (docs/design.md §3 "Slots", "Tokens", "Which slots an application sees"):
 // two slots per reader with stable IDs, token info and flags, the under-15 card, the slot
 // profile, and the two-call convention of C_GetSlotList / C_GetMechanismList.
 #include "fixture.hpp"

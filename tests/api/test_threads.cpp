@@ -6,7 +6,7 @@
 // answer CKR_OPERATION_ACTIVE / CKR_OPERATION_NOT_INITIALIZED or serialise, never corrupt memory).
 //
 // Catch2 assertions are not thread-safe: workers record what they saw, the test thread checks.
-// Figures are printed as "threads: ..." lines (README "Reliability").
+// Figures are printed as "threads: ..." lines (docs/reliability.md).
 #include "fixture.hpp"
 
 #include "token/errors.hpp"

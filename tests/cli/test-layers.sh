@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The jpki command sits on the card, transport and crypto layers, never on PKCS#11 (issue 8,
-# DESIGN.md §2): the program links no p11-kit, and holds none of the token or C API layers' code.
+# docs/design.md §2): the program links no p11-kit, and holds none of the token or C API layers' code.
 source "$(dirname "$0")/lib.sh"
 cases=(no-pkcs11)
 [ "${1:-}" = --list ] && { printf '%s\n' "${cases[@]}"; exit 0; }

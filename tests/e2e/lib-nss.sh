@@ -89,7 +89,7 @@ in_vcard() {
 reset_trace() { : >"$work/trace"; }
 
 # The VERIFY commands that carried a PIN, one line each: "<EF selected> <Lc> <status word>".
-# EF 0018 holds the authentication PIN, 001B the signature password (JPKI-CARD.md).
+# EF 0018 holds the authentication PIN, 001B the signature password (docs/card.md).
 pin_verifies() {
     awk '$1 ~ /^00A4040C/ { ef = "AP" }
          $1 ~ /^00A4020C02/ { ef = substr($1, 11, 4) }

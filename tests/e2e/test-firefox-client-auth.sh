@@ -172,7 +172,7 @@ mkdir -p "$work/profile"
     certutil -N -d "sql:$work/profile" --empty-password &&
     certutil -A -d "sql:$work/profile" -n "jpki-pkcs11 e2e throwaway CA" -t "C,," -i "$work/ca.pem" &&
     PCSCLITE_CSOCK_NAME="$work/no-pcscd.comm" timeout 30 \
-        modutil -dbdir "sql:$work/profile" -add "JPKI My Number Card" -libfile "$module" -force
+        modutil -dbdir "sql:$work/profile" -add "My Number Card (JPKI)" -libfile "$module" -force
 } >"$work/nss.log" 2>&1 </dev/null || { cat "$work/nss.log" >&2; fail "cannot prepare the Firefox profile's NSS database"; }
 cat >"$work/profile/user.js" <<'EOF'
 user_pref("marionette.port", 0);

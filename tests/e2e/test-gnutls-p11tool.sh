@@ -4,7 +4,8 @@
 # tokens, the certificates readable without PIN (auth certificate and both CA certificates, not
 # the signing certificate); after login the signing certificate too. Exported certificates match
 # the card's. GnuTLS signs with both keys (p11tool --test-sign), and certtool makes a detached CMS
-# signature with the signature key that openssl verifies against the test CA.
+# signature with the signature key that openssl verifies against the test CA. The listing commands of
+# docs/gnutls-p11kit.md, beside the machine's own p11-kit modules, list only the card's certificates.
 source "$(dirname "${BASH_SOURCE[0]}")/lib-p11kit.sh"
 need p11tool gnutls-bin
 need certtool gnutls-bin
@@ -73,4 +74,33 @@ done
 openssl cms -verify -binary -inform PEM -in "$work/data.p7s" -content "$work/data" \
     -CAfile "$pki/sign-ca.pem" -purpose any -out /dev/null 2>"$work/cms.err" ||
     fail "openssl does not verify certtool's CMS signature: $(cat "$work/cms.err")"
+# The commands docs/gnutls-p11kit.md gives, beside the modules a Debian machine registers
+# (p11-kit-trust's ~140 system roots, OpenSC's view of the same card): 'pkcs11:' lists them all,
+# 'pkcs11:manufacturer=J-LIS' only the card's certificates as this module shows them.
+p11kit_registry "$work/registry-machine"
+cp "$p11kit_module_configs"/*.module "$work/registry-machine/" 2>/dev/null
+cp "$work/registry/jpki-pkcs11.module" "$work/registry-machine/"   # ours, pointed at the build
+p11kit_isolate "$work/registry-machine"
+cat >"$work/steps-machine.sh" <<EOF
+set -u
+cd '$work'
+p11tool --list-all-certs pkcs11: >m-all.txt 2>&1 || echo all >>failed-machine
+p11tool --list-all-certs 'pkcs11:manufacturer=J-LIS' >m-card.txt 2>&1 || echo card >>failed-machine
+GNUTLS_PIN=$sign_pin p11tool --login --list-all-certs 'pkcs11:manufacturer=J-LIS;token=JPKI%20%28Digital%20Signature%20PIN%29' \
+    >m-sign.txt 2>&1 || echo sign >>failed-machine
+exit 0
+EOF
+in_vcard -- "${isolated[@]}" bash "$work/steps-machine.sh" || fail "the second p11tool session did not run"
+for f in m-card m-sign; do echo "---- $f"; cat "$work/$f.txt"; done
+[ -e "$work/failed-machine" ] && fail "these documented p11tool commands failed: $(tr '\n' ' ' <"$work/failed-machine")"
+urls=$(grep '^	URL: ' "$work/m-card.txt" | sed 's/.*;token=//' | sort)
+[ "$urls" = "$expected" ] || fail "pkcs11:manufacturer=J-LIS lists other certificates: $urls"
+grep -q 'id=%02;object=Digital%20Signature%20Certificate;type=cert$' "$work/m-sign.txt" ||
+    fail "the documented login listing does not show the signing certificate"
+[ "$(grep -c '^	URL: ' "$work/m-sign.txt")" = 2 ] || fail "the documented login listing shows more than the sign token's"
+all=$(grep -c '^	URL: ' "$work/m-all.txt")
+echo "pkcs11: lists $all certificates on this machine, pkcs11:manufacturer=J-LIS 3"
+if [ -e "$work/registry-machine/p11-kit-trust.module" ]; then
+    [ "$all" -gt 3 ] || fail "with p11-kit-trust registered, pkcs11: should list the system roots too ($all)"
+fi
 echo "PASS: GnuTLS lists, exports, and signs with both tokens through p11-kit"

@@ -28,6 +28,9 @@ export -f list nss
 export work E2E_CLIENT_TIMEOUT
 # Browsers and LibreOffice are recognised by process name (/proc/self/comm): run certutil under
 # their names.
+# At a terminal (docs/nss-tools.md): `-h all` asks for the signature password, naming the
+# authentication token lists without any prompt.
+tty_ctrl_d=$(cd "$(dirname "$0")" && pwd)/tty-ctrl-d.py
 mkdir -p "$work/bin"
 ln -s "$(command -v certutil)" "$work/bin/firefox"
 ln -s "$(command -v certutil)" "$work/bin/soffice.bin"
@@ -43,6 +46,8 @@ in_vcard -- bash -c "
     list firefox -- '$work/bin/firefox' -L -d 'sql:$db' -h all
     list soffice -- '$work/bin/soffice.bin' -L -d 'sql:$db' -h all -f '$work/pin-sign'
     list firefox-both JPKI_PKCS11_SLOTS=both -- '$work/bin/firefox' -L -d 'sql:$db' -h all
+    list tty-all -- python3 '$tty_ctrl_d' certutil -L -d 'sql:$db' -h all
+    list tty-auth -- python3 '$tty_ctrl_d' certutil -L -d 'sql:$db' -h '$AUTH_TOKEN'
 " || fail "with-vcard failed"
 
 for f in "$work"/*.out; do echo "==== $(basename "$f" .out) (rc $(cat "${f%.out}.rc"))"; cat "$f"; done
@@ -74,6 +79,18 @@ nocert both-nopin "$SIGN_NICK"
 ok both-sign
 cert both-sign "$SIGN_NICK"
 cert both-sign "$AUTH_NICK"
+
+# At a terminal, `-h all` asks for the signature password (Ctrl-D skips it, the rest is listed);
+# `-h "JPKI (User Authentication PIN)"` asks for nothing and lists the authentication certificates.
+ok tty-all
+has tty-all 'Enter Password or Pin for "JPKI (Digital Signature PIN)"'
+has tty-all "$AUTH_NICK"
+has tty-all "$SIGN_TOKEN:Digital Signature Certificate CA"
+ok tty-auth
+hasnt tty-auth 'Enter Password or Pin'
+has tty-auth "$AUTH_NICK"
+has tty-auth "$AUTH_TOKEN:User Authentication Certificate CA"
+hasnt tty-auth "$SIGN_TOKEN"
 
 # The certificates NSS reads through the module are the card's, byte for byte.
 for role in auth sign; do

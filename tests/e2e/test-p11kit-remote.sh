@@ -9,6 +9,8 @@
 # - as users start it, `eval "$(p11-kit server -s ... sign token)"`: the printed
 #   P11_KIT_SERVER_ADDRESS / P11_KIT_SERVER_PID lead a client to the signature token; signing
 #   works; the server is stopped by P11_KIT_SERVER_PID.
+# - the same without -n, as docs/gnutls-p11kit.md gives it: refused without XDG_RUNTIME_DIR
+#   ("cannot determine runtime directory"); with it, the socket is made under $XDG_RUNTIME_DIR/p11-kit/.
 source "$(dirname "${BASH_SOURCE[0]}")/lib-p11kit.sh"
 need p11-kit p11-kit
 need pkcs11-tool opensc
@@ -62,12 +64,38 @@ daemon_pid=${P11_KIT_SERVER_PID:-}
 [ -n "$daemon_pid" ] || step_fail "p11-kit server printed no P11_KIT_SERVER_PID: $(cat bg.env)"
 [ "${P11_KIT_SERVER_ADDRESS:-}" = "unix:path=$work/bg.sock" ] ||
     step_fail "unexpected P11_KIT_SERVER_ADDRESS: ${P11_KIT_SERVER_ADDRESS:-}"
+# `p11-kit server -s` may return before its daemon has made the socket; a client started then
+# finds no server and shows "No slots" (this made the test fail about one run in three).
+wait_for '[ -S "$work/bg.sock" ]' || step_fail "the daemon made no socket: $(cat bg.env)"
 client "$P11_KIT_SERVER_ADDRESS" -L >bg-list.txt 2>&1 || step_fail "daemon client -L: $(cat bg-list.txt)"
 client "$P11_KIT_SERVER_ADDRESS" --login --pin "$sign_pin" --sign --id 02 -m SHA256-RSA-PKCS \
     -i data -o bg-sign.sig >bg-sign.txt 2>&1 || step_fail "daemon client login+sign: $(cat bg-sign.txt)"
 kill "$P11_KIT_SERVER_PID"
 wait_for '! kill -0 "$daemon_pid" 2>/dev/null || [ "$(ps -o stat= -p "$daemon_pid")" = Z ]' ||
     step_fail "the daemon did not stop on SIGTERM"
+daemon_pid=""
+
+# 3. The documented command, with no -n: the socket goes into $XDG_RUNTIME_DIR/p11-kit/, and
+# without XDG_RUNTIME_DIR the server refuses to start (docs/gnutls-p11kit.md says both).
+env -u XDG_RUNTIME_DIR p11-kit server -s --timeout 60 --provider "$module_so" "$sign_uri" >noxdg.env 2>&1 &&
+    step_fail "p11-kit server started without XDG_RUNTIME_DIR: $(cat noxdg.env)"
+grep -q 'cannot determine runtime directory' noxdg.env ||
+    step_fail "p11-kit server without XDG_RUNTIME_DIR: unexpected message: $(cat noxdg.env)"
+mkdir -m 700 "$work/xdg"
+XDG_RUNTIME_DIR="$work/xdg" p11-kit server -s --timeout 60 --provider "$module_so" "$sign_uri" >xdg.env 2>&1 ||
+    step_fail "p11-kit server with XDG_RUNTIME_DIR failed: $(cat xdg.env)"
+eval "$(cat xdg.env)"
+daemon_pid=${P11_KIT_SERVER_PID:-}
+[ -n "$daemon_pid" ] || step_fail "p11-kit server printed no P11_KIT_SERVER_PID: $(cat xdg.env)"
+case ${P11_KIT_SERVER_ADDRESS:-} in
+    "unix:path=$work/xdg/p11-kit/"*) ;;
+    *) step_fail "the socket is not under XDG_RUNTIME_DIR: ${P11_KIT_SERVER_ADDRESS:-}" ;;
+esac
+# The daemon may still be making its socket when `p11-kit server -s` returns.
+wait_for '[ -S "${P11_KIT_SERVER_ADDRESS#unix:path=}" ]' || step_fail "no socket at $P11_KIT_SERVER_ADDRESS"
+kill "$P11_KIT_SERVER_PID"
+wait_for '! kill -0 "$daemon_pid" 2>/dev/null || [ "$(ps -o stat= -p "$daemon_pid")" = Z ]' ||
+    step_fail "the XDG daemon did not stop on SIGTERM"
 daemon_pid=""
 EOF
 in_vcard -- env work="$work" module_so="$module_so" client_so="$client_so" auth_uri="$auth_uri" \

@@ -103,7 +103,7 @@ void check_objects(const jpki::crypto::Certificate& certificate) {
         check_date(*cert_object.find(CKA_START_DATE));
         check_date(*cert_object.find(CKA_END_DATE));
         check_attributes(cert_object);
-        // Keys need an RSA public key; others are refused (DESIGN.md §6).
+        // Keys need an RSA public key; others are refused (docs/design.md §6).
         const jpki::token::Object public_key = jpki::token::make_public_key(2, spec, KeyRole::Auth);
         check_attributes(public_key);
         const jpki::token::Object private_key = jpki::token::make_private_key(3, spec, KeyRole::Auth, false);

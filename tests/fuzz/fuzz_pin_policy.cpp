@@ -2,7 +2,7 @@
 // Input: byte 0 picks the role (bit 0) and the operation (bit 1: verify, else change_pin with
 // a valid other PIN); the rest is the PIN, any bytes.
 //
-// Asserted: check_pin() agrees with an independent reading of JPKI-CARD.md (Auth: exactly 4
+// Asserted: check_pin() agrees with an independent reading of docs/card.md (Auth: exactly 4
 // digits; Sign: 6..16 of 0-9 A-Z a-z, length checked first); normalise_pin() throws the
 // matching CardError kind when check_pin() is not Ok, and otherwise returns the PIN upper-cased,
 // same length, passing check_pin(), idempotent; a PIN the policy rejects causes zero APDUs and

@@ -4,7 +4,7 @@
 # jpki-pkcs11.so through the real PC/SC stack (with-vcard.sh: private pcscd + vpcd + the
 # virtual card), driven by OpenSC's pkcs11-tool as a user would. Each CASE is one ctest test;
 # extra options go to the virtual card (e.g. --reselect-clears: every login+sign test must pass
-# whether or not re-selecting the JPKI AP clears a verified PIN, DESIGN.md §4).
+# whether or not re-selecting the JPKI AP clears a verified PIN, docs/design.md §4).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # opensc-fidelity.sh CASE
 #
-# The fidelity tests of the virtual My Number Card (DESIGN.md §4): OpenSC's own JPKI driver,
+# The fidelity tests of the virtual My Number Card (docs/design.md §4): OpenSC's own JPKI driver,
 # which works with real cards, runs unchanged against the virtual card behind a private pcscd.
 # If OpenSC cannot use our card, our card is wrong. Each CASE is one ctest test.
 set -euo pipefail

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates the test PKI of the virtual My Number Card (JPKI-CARD.md "Certificates").
+# Regenerates the test PKI of the virtual My Number Card (docs/card.md "Certificates").
 # The output is committed, so tests never depend on this script running; run it only to
 # change the test PKI. Every key here is a test-only key: nothing real trusts these CAs.
 #
@@ -80,7 +80,7 @@ authorityKeyIdentifier = keyid
 certificatePolicies    = 1.2.392.200149.8.5.1.0.20
 subjectAltName         = @holder
 [ holder ]
-# JPKI-CARD.md: otherName { OID, [0] EXPLICIT UTF8String }, arc 1.2.392.200149.8.5.5
+# docs/card.md: otherName { OID, [0] EXPLICIT UTF8String }, arc 1.2.392.200149.8.5.5
 otherName.1 = 1.2.392.200149.8.5.5.1;FORMAT:UTF8,UTF8:$holder_name
 otherName.2 = 1.2.392.200149.8.5.5.2;FORMAT:UTF8,UTF8:0
 otherName.3 = 1.2.392.200149.8.5.5.3;FORMAT:UTF8,UTF8:$holder_sex

@@ -1,4 +1,4 @@
-// APDU codec and the JPKI command APDUs, byte for byte (JPKI-CARD.md "Commands").
+// APDU codec and the JPKI command APDUs, byte for byte (docs/card.md "Commands").
 #include "card/apdu.hpp"
 #include "card/commands.hpp"
 #include "card/errors.hpp"

@@ -1,5 +1,5 @@
 // JpkiApplet against a scripted fake Connection: which APDUs go out, in which order, and how
-// selection state, resets and PIN policy shape them (JPKI-CARD.md; DESIGN.md §3).
+// selection state, resets and PIN policy shape them (docs/card.md; docs/design.md §3).
 #include "card/jpki_applet.hpp"
 
 #include <catch2/catch.hpp>
@@ -70,7 +70,7 @@ Bytes with_filler(Bytes content) {
     return content;
 }
 
-// The card's behaviour, just enough of JPKI-CARD.md for the applet's paths.
+// The card's behaviour, just enough of docs/card.md for the applet's paths.
 struct MiniCard {
     enum class App { Isd, Jpki, Other } app = App::Isd;
     std::optional<std::uint16_t> ef;

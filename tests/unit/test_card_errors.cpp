@@ -1,4 +1,4 @@
-// Status words -> CardError kinds (JPKI-CARD.md "Status words -> PKCS#11").
+// Status words -> CardError kinds (docs/card.md "Status words -> PKCS#11").
 #include "card/errors.hpp"
 
 #include <catch2/catch.hpp>

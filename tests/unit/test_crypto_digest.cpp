@@ -1,4 +1,4 @@
-// src/crypto digests and DigestInfo (DESIGN.md §3: CKM_SHAx_RSA_PKCS hash on the host and send
+// src/crypto digests and DigestInfo (docs/design.md §3: CKM_SHAx_RSA_PKCS hash on the host and send
 // the card a DigestInfo).
 #include "crypto/digest.hpp"
 #include "test_crypto_support.hpp"

@@ -1,5 +1,5 @@
 // src/transport PC/SC pieces that run without pcscd: the error mapping, and PcscTransport's
-// behaviour when the service cannot be reached (DESIGN.md §3: no readers, never a crash; the
+// behaviour when the service cannot be reached (docs/design.md §3: no readers, never a crash; the
 // next call tries again). The real pcscd path runs in tests/pcsc.
 #include "transport/pcsc.hpp"
 #include "transport/pcsc_error.hpp"

@@ -1,4 +1,4 @@
-// PIN policy (JPKI-CARD.md EF 0018 / 001B; DESIGN.md §3 "Login"): checked before any APDU.
+// PIN policy (docs/card.md EF 0018 / 001B; docs/design.md §3 "Login"): checked before any APDU.
 #include "card/errors.hpp"
 #include "card/pin_policy.hpp"
 

@@ -1,4 +1,4 @@
-// Configuration sources and their order (DESIGN.md §3 "Configuration", "Which slots").
+// Configuration sources and their order (docs/design.md §3 "Configuration", "Which slots").
 #include "token/config.hpp"
 #include "token/errors.hpp"
 

@@ -1,4 +1,4 @@
-// The debug log shows every APDU but never a PIN (DESIGN.md §3 "Configuration").
+// The debug log shows every APDU but never a PIN (docs/design.md §3 "Configuration").
 #include "token/log.hpp"
 
 #include <catch2/catch.hpp>

@@ -1,4 +1,4 @@
-// What each signing mechanism sends to the card (DESIGN.md §3 "Mechanisms").
+// What each signing mechanism sends to the card (docs/design.md §3 "Mechanisms").
 #include "crypto/digest.hpp"
 #include "token/errors.hpp"
 #include "token/mechanisms.hpp"

@@ -12,7 +12,7 @@ with the card options the scenario needs, a --state and a --trace file per card.
 
 Every scenario also asserts that no PIN try was spent: the card's --state file keeps its retry
 counters at the maximum (3 auth, 5 sign), and its --trace shows no VERIFY carrying a PIN that the
-card refused. It ends with one line for the README's figures:
+card refused. It ends with one line for the figures of docs/reliability.md:
     faults: injected=N survived=N pin_tries_lost=N
 and exits 0 only when every check passed.
 """

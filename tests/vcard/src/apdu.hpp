@@ -1,4 +1,4 @@
-// Command APDU parsing, short APDUs only (JPKI-CARD.md: "Commands (short APDUs only)").
+// Command APDU parsing, short APDUs only (docs/card.md: "Commands (short APDUs only)").
 #pragma once
 
 #include <jpki/transport.hpp>

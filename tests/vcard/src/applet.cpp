@@ -22,7 +22,7 @@ inline constexpr std::uint8_t get_challenge = 0x84;
 inline constexpr std::uint8_t manage_channel = 0x70;
 }  // namespace ins
 
-// JPKI-CARD.md, "Applications".
+// docs/card.md, "Applications".
 constexpr std::uint8_t jpki_aid[] = {0xD3, 0x92, 0xF0, 0x00, 0x26, 0x01, 0x00, 0x00, 0x00, 0x01};
 constexpr std::uint8_t kenmen_input_aid[] = {0xD3, 0x92, 0x10, 0x00, 0x31, 0x00, 0x01, 0x01, 0x04, 0x08};
 constexpr std::uint8_t kenmen_check_aid[] = {0xD3, 0x92, 0x10, 0x00, 0x31, 0x00, 0x01, 0x01, 0x04, 0x02};
@@ -33,7 +33,7 @@ bool equal(std::span<const std::uint8_t> a, std::span<const std::uint8_t> b) {
 }
 
 // CLA/INS screening before any command logic. Only logical channel 0, no secure messaging,
-// no chaining (JPKI-CARD.md: "Only logical channel 0"); COMPUTE DIGITAL SIGNATURE is the one
+// no chaining (docs/card.md: "Only logical channel 0"); COMPUTE DIGITAL SIGNATURE is the one
 // proprietary-class command (CLA 80).
 std::optional<std::uint16_t> check_class(std::uint8_t cla, std::uint8_t instruction) {
     if ((cla & 0x03) != 0 || (cla >= 0x40 && cla <= 0x7F)) return sw::logical_channel_not_supported;
@@ -63,7 +63,7 @@ Applet::Applet(const CardConfig& config, FileSystem files, const PersistentState
 }
 
 void Applet::power_cycle() noexcept {
-    application_ = Application::Isd;  // power-on default (JPKI-CARD.md, "Applications")
+    application_ = Application::Isd;  // power-on default (docs/card.md, "Applications")
     current_ef_.reset();
     clear_verified();
 }
@@ -104,7 +104,7 @@ Bytes Applet::select(const Command& c) {
     switch (c.p1) {
     case 0x04: return select_application(c);
     case 0x02: return select_ef(c);
-    // SELECT MF does not work on the card (JPKI-CARD.md: 00 A4 00 00 -> 6A86, 3F00 -> 6A82).
+    // SELECT MF does not work on the card (docs/card.md: 00 A4 00 00 -> 6A86, 3F00 -> 6A82).
     case 0x00: return status(c.data.empty() ? sw::wrong_p1p2 : sw::file_not_found);
     default: return status(sw::wrong_p1p2);
     }
@@ -115,14 +115,14 @@ Bytes Applet::select_application(const Command& c) {
     if (c.data.empty()) return status(sw::wrong_length);
     if (equal(c.data, jpki_aid)) {
         // Re-selecting the JPKI AP: whether a real card drops verified PINs is unknown
-        // (JPKI-CARD.md, "Security state" [?]), so it is a knob.
+        // (docs/card.md, "Security state" [?]), so it is a knob.
         if (application_ != Application::Jpki || config_.reselect_clears) clear_verified();
         application_ = Application::Jpki;
         current_ef_.reset();
         return status(sw::ok);
     }
     if (equal(c.data, kenmen_input_aid) || equal(c.data, kenmen_check_aid) || equal(c.data, isd_aid)) {
-        // Another AP: JPKI security state is gone (JPKI-CARD.md, "Security state").
+        // Another AP: JPKI security state is gone (docs/card.md, "Security state").
         clear_verified();
         application_ = equal(c.data, isd_aid) ? Application::Isd : Application::Other;
         current_ef_.reset();
@@ -138,7 +138,7 @@ Bytes Applet::select_ef(const Command& c) {
     if (application_ != Application::Jpki) return status(sw::file_not_found);
     const auto id = static_cast<std::uint16_t>((c.data[0] << 8) | c.data[1]);
     if (!files_.contains(id)) return status(sw::file_not_found);  // keeps the current EF
-    current_ef_ = id;  // verified PINs survive EF selection (JPKI-CARD.md [HW])
+    current_ef_ = id;  // verified PINs survive EF selection (docs/card.md [HW])
     return status(sw::ok);
 }
 
@@ -148,7 +148,7 @@ Bytes Applet::read_binary(const Command& c) {
     if (ef == nullptr) return status(sw::no_current_ef);
     if (!c.le || !c.data.empty()) return status(sw::wrong_length);
     if (ef->kind != FileKind::Binary) return status(sw::security_not_satisfied);
-    // EF 0001 needs the signature password (JPKI-CARD.md [HW]).
+    // EF 0001 needs the signature password (docs/card.md [HW]).
     if (ef->read_needs && !pin(*ef->read_needs).verified) return status(sw::security_not_satisfied);
     const std::size_t offset = (std::size_t{c.p1 & 0x7Fu} << 8) | c.p2;
     if (offset >= ef->content.size()) return status(sw::offset_outside_ef);
@@ -175,7 +175,7 @@ Bytes Applet::verify(const Command& c) {
     if (p.tries_left == 0) return status(sw::authentication_blocked);
     if (c.data.empty()) {
         // Tries left, spends none; answers 63Cx even right after a good VERIFY, so it cannot
-        // tell "logged in" (JPKI-CARD.md [HW]).
+        // tell "logged in" (docs/card.md [HW]).
         return status(static_cast<std::uint16_t>(sw::verify_failed | p.tries_left));
     }
     const std::string_view given(reinterpret_cast<const char*>(c.data.data()), c.data.size());

@@ -1,5 +1,5 @@
 // The card's command interpreter and state machine: selected AP and EF, PINs and their
-// counters, verified flags (JPKI-CARD.md, "Commands" and "Security state"). Not thread-safe:
+// counters, verified flags (docs/card.md, "Commands" and "Security state"). Not thread-safe:
 // Card serialises calls.
 #pragma once
 

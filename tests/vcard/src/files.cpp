@@ -16,7 +16,7 @@ Bytes read_whole_file(const std::string& path) {
     return bytes;
 }
 
-// Hosts learn a certificate's length only from its `30 82 hh ll` header (JPKI-CARD.md,
+// Hosts learn a certificate's length only from its `30 82 hh ll` header (docs/card.md,
 // "Certificate length"), so the test PKI must produce exactly that form.
 Bytes read_certificate(const std::string& path) {
     Bytes der = read_whole_file(path);
@@ -62,7 +62,7 @@ ElementaryFile pin_file(Pin pin) {
 
 }  // namespace
 
-// Real certificate EFs are larger than their DER (JPKI-CARD.md: "filler after the DER
+// Real certificate EFs are larger than their DER (docs/card.md: "filler after the DER
 // object"): round up to 256 and add one more block, all 0xFF.
 Bytes certificate_file(std::span<const std::uint8_t> der) {
     const std::size_t size = (der.size() + 255) / 256 * 256 + 256;
@@ -71,13 +71,13 @@ Bytes certificate_file(std::span<const std::uint8_t> der) {
     return content;
 }
 
-// A big-endian serialised CK_TOKEN_INFO, 160 bytes (JPKI-CARD.md, EF 0006 [ONE]).
+// A big-endian serialised CK_TOKEN_INFO, 160 bytes (docs/card.md, EF 0006 [ONE]).
 Bytes token_info() {
     Bytes out;
     put_padded(out, "JPKIAPICCTOKEN2", 32);  // label: "My Number Card"
     put_padded(out, "JPKI", 32);             // manufacturerID
     put_padded(out, "JPKIAPICCTOKEN2", 16);  // model (15 chars fit)
-    put_padded(out, "0000000000000001", 16); // serialNumber: fixed, not unique (DESIGN.md §3)
+    put_padded(out, "0000000000000001", 16); // serialNumber: fixed, not unique (docs/design.md §3)
     put_u32(out, 0x0000040D);  // flags: RNG | LOGIN_REQUIRED | USER_PIN_INITIALIZED | TOKEN_INITIALIZED
     put_u32(out, 0);           // ulMaxSessionCount (effectively infinite)
     put_u32(out, 0);           // ulSessionCount
@@ -106,7 +106,7 @@ FileSystem load_jpki_files(const CardConfig& config) {
     files[fid::auth_key] = private_key(RsaKey::load(path("auth-key.pem"), auth_cert), Pin::Auth);
     files[fid::auth_pin] = pin_file(Pin::Auth);
     // Under-15 cards keep the signing CA certificate but have no signing certificate, key or
-    // password (JPKI-CARD.md, last line of the EF table).
+    // password (docs/card.md, last line of the EF table).
     files[fid::sign_ca_cert] = binary(certificate_file(read_certificate(path("sign-ca.der"))));
     if (config.sign_cert) {
         const Bytes sign_cert = read_certificate(path("sign-cert.der"));
@@ -115,7 +115,7 @@ FileSystem load_jpki_files(const CardConfig& config) {
         files[fid::sign_pin] = pin_file(Pin::Sign);
     }
     files[fid::token_info] = binary(token_info());
-    // EF 0008: byte 0 = signing certificate present, byte 1 = authentication (JPKI-CARD.md).
+    // EF 0008: byte 0 = signing certificate present, byte 1 = authentication (docs/card.md).
     files[fid::cert_availability] =
         binary(config.sign_cert ? Bytes{0x8F, 0x8F, 0x00} : Bytes{0x00, 0x8F, 0x00});
     return files;

@@ -1,4 +1,4 @@
-// The elementary files of the JPKI AP (JPKI-CARD.md, "Elementary files in the JPKI AP").
+// The elementary files of the JPKI AP (docs/card.md, "Elementary files in the JPKI AP").
 #pragma once
 
 #include "rsa_key.hpp"

@@ -66,7 +66,7 @@ RsaKey RsaKey::load(const std::string& pem_path, std::span<const std::uint8_t> c
 
 Bytes RsaKey::sign_pkcs1(std::span<const std::uint8_t> data) const {
     PkeyCtxPtr ctx(EVP_PKEY_CTX_new(key_.get(), nullptr));
-    // No signature md: OpenSSL pads the input as given, like the card (JPKI-CARD.md, P1 00).
+    // No signature md: OpenSSL pads the input as given, like the card (docs/card.md, P1 00).
     if (!ctx || EVP_PKEY_sign_init(ctx.get()) <= 0 ||
         EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_PADDING) <= 0) {
         throw openssl_error("PKCS#1 v1.5 sign setup");

@@ -1,5 +1,5 @@
 // The card's private keys (EF 0017, EF 001A) and the two signature forms it computes
-// (JPKI-CARD.md, "Sign, P1 = 00" and P1 04).
+// (docs/card.md, "Sign, P1 = 00" and P1 04).
 #pragma once
 
 #include <jpki/transport.hpp>

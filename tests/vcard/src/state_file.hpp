@@ -1,4 +1,4 @@
-// What a real card keeps across power cycles: PINs and retry counters (DESIGN.md §4,
+// What a real card keeps across power cycles: PINs and retry counters (docs/design.md §4,
 // "retry counters that persist for the life of the card"). Text `key=value` lines.
 #pragma once
 

@@ -1,4 +1,4 @@
-// ISO 7816-4 status words the JPKI applet answers (JPKI-CARD.md, "Commands" and "Status words").
+// ISO 7816-4 status words the JPKI applet answers (docs/card.md, "Commands" and "Status words").
 #pragma once
 
 #include <cstdint>

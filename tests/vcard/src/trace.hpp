@@ -1,4 +1,4 @@
-// The APDU trace tests and benchmarks read (DESIGN.md §4): one line per APDU,
+// The APDU trace tests and benchmarks read (docs/design.md §4): one line per APDU,
 // `COMMANDHEX SW`, with PIN bytes redacted; events as `# ...` lines.
 #pragma once
 

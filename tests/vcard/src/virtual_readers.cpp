@@ -1,4 +1,4 @@
-// In-process transport: mirrors what PC/SC reports for the events DESIGN.md §3 maps to
+// In-process transport: mirrors what PC/SC reports for the events docs/design.md §3 maps to
 // PKCS#11 answers (removal, reset by another program, transactions, status changes).
 #include <jpki/vcard/virtual_readers.hpp>
 

@@ -1,4 +1,4 @@
-// READ BINARY and the content of the EFs (JPKI-CARD.md, "Elementary files in the JPKI AP").
+// READ BINARY and the content of the EFs (docs/card.md, "Elementary files in the JPKI AP").
 #include "helpers.hpp"
 
 #include <catch2/catch.hpp>

@@ -1,4 +1,4 @@
-// When verified PINs are lost (JPKI-CARD.md, "Security state").
+// When verified PINs are lost (docs/card.md, "Security state").
 #include "helpers.hpp"
 
 #include <catch2/catch.hpp>

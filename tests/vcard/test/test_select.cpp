@@ -1,4 +1,4 @@
-// SELECT: applications and elementary files (JPKI-CARD.md, "Applications", "Commands").
+// SELECT: applications and elementary files (docs/card.md, "Applications", "Commands").
 #include "helpers.hpp"
 
 #include <catch2/catch.hpp>

@@ -1,4 +1,4 @@
-// COMPUTE DIGITAL SIGNATURE (JPKI-CARD.md, "Sign, P1 = 00" and P1 04).
+// COMPUTE DIGITAL SIGNATURE (docs/card.md, "Sign, P1 = 00" and P1 04).
 #include "helpers.hpp"
 
 #include <catch2/catch.hpp>

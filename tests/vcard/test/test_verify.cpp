@@ -1,4 +1,4 @@
-// VERIFY and the retry counters (JPKI-CARD.md, "Commands": verify PIN, tries left).
+// VERIFY and the retry counters (docs/card.md, "Commands": verify PIN, tries left).
 #include "helpers.hpp"
 
 #include <catch2/catch.hpp>

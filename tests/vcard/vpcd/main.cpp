@@ -1,5 +1,5 @@
 // jpki-vcard: the virtual My Number Card as a vpcd client, so the real pcscd serves it as the
-// reader "Virtual PCD 00 00" (DESIGN.md §4).
+// reader "Virtual PCD 00 00" (docs/design.md §4).
 #include "options.hpp"
 #include "vpcd_client.hpp"
 

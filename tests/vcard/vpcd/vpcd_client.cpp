@@ -56,7 +56,7 @@ std::optional<Socket> connect_to(const std::string& host, std::uint16_t port) {
         if (s.get() < 0) continue;
         if (::connect(s.get(), ai->ai_addr, ai->ai_addrlen) != 0) continue;
         // vpcd sends each frame's length and payload in two send()s: without NODELAY here and
-        // QUICKACK before every recv, Nagle + delayed ACK cost ~40 ms per APDU (DESIGN.md §4).
+        // QUICKACK before every recv, Nagle + delayed ACK cost ~40 ms per APDU (docs/design.md §4).
         const int one = 1;
         ::setsockopt(s.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         result.emplace(std::move(s));

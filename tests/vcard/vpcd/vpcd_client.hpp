@@ -1,4 +1,4 @@
-// The card side of the vsmartcard vpcd protocol (DESIGN.md §4): a TCP client of the vpcd
+// The card side of the vsmartcard vpcd protocol (docs/design.md §4): a TCP client of the vpcd
 // reader driver inside pcscd.
 #pragma once
 

@@ -1,4 +1,4 @@
-// The virtual My Number Card: the JPKI applet as JPKI-CARD.md describes it, behind one mutex.
+// The virtual My Number Card: the JPKI applet as docs/card.md describes it, behind one mutex.
 #pragma once
 
 #include <jpki/vcard/config.hpp>

@@ -1,4 +1,4 @@
-// What a virtual My Number Card is made of: its PINs, counters and knobs (DESIGN.md §4).
+// What a virtual My Number Card is made of: its PINs, counters and knobs (docs/design.md §4).
 #pragma once
 
 #include <jpki/transport.hpp>  // jpki::Bytes
@@ -15,11 +15,11 @@ namespace jpki::vcard {
 
 using jpki::Bytes;
 
-// The card's two PINs (JPKI-CARD.md, EF 0018 and EF 001B).
+// The card's two PINs (docs/card.md, EF 0018 and EF 001B).
 enum class Pin { Auth, Sign };
 
-inline constexpr int auth_max_tries = 3;  // JPKI-CARD.md: EF 0018, 3 tries
-inline constexpr int sign_max_tries = 5;  // JPKI-CARD.md: EF 001B, 5 tries
+inline constexpr int auth_max_tries = 3;  // docs/card.md: EF 0018, 3 tries
+inline constexpr int sign_max_tries = 5;  // docs/card.md: EF 001B, 5 tries
 
 // A hostile card (issue 7, fuzzing): after the applet has answered, some answers are spoiled,
 // so the module can be tried against a card that breaks ISO 7816-4. Deterministic: the same

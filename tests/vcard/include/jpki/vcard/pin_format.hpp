@@ -1,4 +1,4 @@
-// PIN formats the card enforces on CHANGE REFERENCE DATA (JPKI-CARD.md, EF 0018 / EF 001B).
+// PIN formats the card enforces on CHANGE REFERENCE DATA (docs/card.md, EF 0018 / EF 001B).
 #pragma once
 
 #include <jpki/vcard/config.hpp>
