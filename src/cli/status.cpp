@@ -428,7 +428,7 @@ int run_status(const std::vector<std::string>& words) {
         if (!options.json) throw;
         json j = to_json(readers, false);
         j["error"] = error_json(std::current_exception());
-        std::cout << j.dump(2) << '\n';
+        std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
         std::cout.flush();
         throw;
     }
@@ -442,7 +442,7 @@ int run_status(const std::vector<std::string>& words) {
     if (options.json) {
         json j = to_json(readers, attention);
         if (failure) j["error"] = error_json(failure);
-        std::cout << j.dump(2) << '\n';
+        std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
     } else {
         print_human(readers);
     }

@@ -166,11 +166,11 @@ assert j["error"] == {"code": 3, "message": sys.argv[1]}, j' "$err" <<<"$out" ||
 @json-sign-wrong)
     en "$JPKI" status --json --sign <<<"WRONG1" >"$WITH_VCARD_DIR/out" 2>"$WITH_VCARD_DIR/err"; rc=$?
     out=$(cat "$WITH_VCARD_DIR/out") err=$(cat "$WITH_VCARD_DIR/err"); expect_rc 4
-    expect_line err "Wrong PIN. 4 tries left before the PIN locks."
+    expect_line err "Wrong signature password. 4 tries left before it locks."
     /usr/bin/python3 -c '
 import json, sys
 j = json.load(sys.stdin)
-assert j["error"] == {"code": 4, "message": "Wrong PIN. 4 tries left before the PIN locks."}, j
+assert j["error"] == {"code": 4, "message": "Wrong signature password. 4 tries left before it locks."}, j
 c = j["readers"][0]["card"]
 assert c["pins"]["sign"]["tries_left"] == 4, c
 assert c["certificates"]["auth"]["read"] and not c["certificates"]["sign"]["read"], c' <<<"$out" || fail "json: $out" ;;
