@@ -226,7 +226,7 @@ TEST_CASE("C_Initialize with CKF_LIBRARY_CANT_CREATE_OS_THREADS works (the modul
     CHECK(f.slot_list(true).size() == 2);
 }
 
-TEST_CASE("C_GetInfo reports Cryptoki 2.40 and the manufacturer", "[general]") {
+TEST_CASE("C_GetInfo reports Cryptoki 2.40, the manufacturer and the project's version", "[general]") {
     Fixture f;
     CK_INFO info{};
     REQUIRE(f.p11->C_GetInfo(&info) == CKR_OK);
@@ -234,6 +234,8 @@ TEST_CASE("C_GetInfo reports Cryptoki 2.40 and the manufacturer", "[general]") {
     CHECK(info.cryptokiVersion.minor == 40);
     CHECK(text(info.manufacturerID) == "jpki-pkcs11");
     CHECK_FALSE(text(info.libraryDescription).empty());
+    CHECK(info.libraryVersion.major == JPKI_PROJECT_VERSION_MAJOR);
+    CHECK(info.libraryVersion.minor == JPKI_PROJECT_VERSION_MINOR);
     CHECK(info.flags == 0);
 }
 
