@@ -26,6 +26,7 @@ packages=(
     # run-tests.sh's checking stages: clang-tidy (tidy), clang with its sanitizer and libFuzzer
     # runtimes (fuzz); g++'s own ASan/UBSan/TSan runtimes come with build-essential
     clang-tidy clang libclang-rt-14-dev
+    debhelper dpkg-dev lintian git libfmt-dev   # e2e.debian-package: dpkg-buildpackage (debhelper-compat 13), lintian, git lists the files to package; libfmt-dev: a Build-Depends (the jpki command links fmt)
 )
 
 # The jpki command's tests run it in Japanese as well; glibc translates only under a locale that

@@ -63,7 +63,7 @@ CK_RV C_GetInfo(CK_INFO_PTR pInfo) {
         pad_copy(pInfo->manufacturerID, sizeof pInfo->manufacturerID, "jpki-pkcs11");
         pad_copy(pInfo->libraryDescription, sizeof pInfo->libraryDescription,
                  "My Number Card (JPKI) PKCS#11");
-        pInfo->libraryVersion = {0, 1};
+        pInfo->libraryVersion = {JPKI_VERSION_MAJOR, JPKI_VERSION_MINOR};
         return CKR_OK;
     });
 }

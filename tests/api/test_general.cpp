@@ -226,7 +226,7 @@ TEST_CASE("C_Initialize with CKF_LIBRARY_CANT_CREATE_OS_THREADS works (the modul
     CHECK(f.slot_list(true).size() == 2);
 }
 
-TEST_CASE("C_GetInfo reports Cryptoki 2.40 and the manufacturer", "[general]") {
+TEST_CASE("C_GetInfo reports Cryptoki 2.40, the manufacturer and the project's version", "[general]") {
     Fixture f;
     CK_INFO info{};
     REQUIRE(f.p11->C_GetInfo(&info) == CKR_OK);
@@ -235,6 +235,8 @@ TEST_CASE("C_GetInfo reports Cryptoki 2.40 and the manufacturer", "[general]") {
     CHECK(text(info.manufacturerID) == "jpki-pkcs11");
     // The one name the docs and `jpki setup` use for the module (issue 9).
     CHECK(text(info.libraryDescription) == "My Number Card (JPKI) PKCS#11");
+    CHECK(info.libraryVersion.major == JPKI_PROJECT_VERSION_MAJOR);
+    CHECK(info.libraryVersion.minor == JPKI_PROJECT_VERSION_MINOR);
     CHECK(info.flags == 0);
 }
 
