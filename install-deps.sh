@@ -17,8 +17,15 @@
 # Before installing it prints one line: "install-deps: installing for the demo: PKG...".
 # --dry-run prints that line and the commands it would run, and asks apt's simulation whether it
 # would remove anything (against the package lists as they are: no update); it needs no root.
-# Runs apt-get as root, or through sudo. Tests substitute the two programs that read and change
-# the machine: INSTALL_DEPS_DPKG_QUERY (default dpkg-query) and INSTALL_DEPS_APT_GET (apt-get).
+# vsmartcard-vpcd, when this script installs it, has its reader configuration for the system's
+# pcscd diverted out of /etc/reader.conf.d (dpkg-divert): the tests' private pcscd is given its
+# own configuration (tests/pcsc/with-vcard.sh), while the system's would otherwise show two empty
+# "Virtual PCD" readers to every program and listen for virtual cards on TCP port 35963 of every
+# network interface (vpcd binds INADDR_ANY). A vsmartcard-vpcd installed before is left as it is.
+#
+# Runs apt-get as root, or through sudo. Tests substitute the programs that read and change the
+# machine: INSTALL_DEPS_DPKG_QUERY (default dpkg-query), INSTALL_DEPS_APT_GET (apt-get) and
+# INSTALL_DEPS_DPKG_DIVERT (dpkg-divert).
 set -euo pipefail
 
 # ---- The lists: one purpose each; every line says who needs its packages.
@@ -61,6 +68,9 @@ esac
 
 dpkg_query=${INSTALL_DEPS_DPKG_QUERY:-dpkg-query}
 apt_get=${INSTALL_DEPS_APT_GET:-apt-get}
+dpkg_divert=${INSTALL_DEPS_DPKG_DIVERT:-dpkg-divert}
+vpcd_conf=/etc/reader.conf.d/vpcd
+vpcd_conf_diverted=/etc/vpcd.reader.conf.jpki-pkcs11-disabled
 
 # The dpkg state, read once: installed[PKG]=1 for each package of ours that is fully installed.
 declare -A installed=()
@@ -155,6 +165,10 @@ if [ -n "$removed" ]; then
 packages named above yourself if you no longer need them, or install the package that needs \
 their removal yourself (sudo apt-get install PACKAGE shows what it would remove and asks first); \
 then run it again."
+fi
+if [[ " ${missing[*]} " == *" vsmartcard-vpcd "* ]]; then
+    say "keeping vpcd's readers out of the system's pcscd: $vpcd_conf is diverted to $vpcd_conf_diverted"
+    run "$dpkg_divert" --local --rename --divert "$vpcd_conf_diverted" --add "$vpcd_conf"
 fi
 run env DEBIAN_FRONTEND=noninteractive "$apt_get" install -y -q --no-install-recommends --no-remove \
     "${missing[@]}"

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # install-deps.sh's decisions (issue 9: a first run that cannot hurt the machine), with a fake
-# dpkg-query (the installed packages are FAKE_INSTALLED, "*" for all) and a fake apt-get (it logs
-# each call; its simulation "removes" what FAKE_REMOVES says): what the demo and the tests install,
-# which LibreOffice, apt's --no-remove, nothing done when nothing is missing, and a refusal naming
-# the package when apt would remove one. Nothing is installed; apt-get and sudo found by name on
+# dpkg-query (the installed packages are FAKE_INSTALLED, "*" for all), a fake apt-get (its
+# simulation "removes" what FAKE_REMOVES says) and a fake dpkg-divert (both log each call to
+# FAKE_LOG): what the demo and the tests install, which LibreOffice, apt's --no-remove, vpcd's
+# system reader diverted, nothing done when nothing is missing, and a refusal naming the package
+# when apt would remove one. Nothing is installed; apt-get, dpkg-divert and sudo found by name on
 # PATH are stubs that fail the test, in case the script ever stopped using the fakes.
 #   test-install-deps.sh --list | CASE
 set -uo pipefail
 cases=(demo-set demo-within-tests tests-no-libreoffice tests-nogui-libreoffice tests-desktop-core
-       tests-desktop-writer no-remove-shown no-remove-run nothing-missing removal-refused usage)
+       tests-desktop-writer no-remove-shown no-remove-run vpcd-reader-diverted nothing-missing
+       removal-refused usage)
 [ "${1:-}" = --list ] && { printf '%s\n' "${cases[@]}"; exit 0; }
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -36,7 +38,7 @@ cat >"$work/fake/apt-get" <<'SH'
 #!/usr/bin/env bash
 # Logs its arguments; -s prints a plan: "Inst P" per package, "Remv V [1.0]" for each
 # P:V pair of FAKE_REMOVES whose P is asked for.
-echo "$*" >>"$FAKE_APT_LOG"
+echo "apt-get $*" >>"$FAKE_LOG"
 echo "FAKE-APT $*"
 [ "$1" = -s ] || exit 0
 for p in "$@"; do
@@ -46,14 +48,19 @@ for p in "$@"; do
 done
 exit 0
 SH
-for stub in apt-get sudo; do
+cat >"$work/fake/dpkg-divert" <<'SH'
+#!/usr/bin/env bash
+echo "dpkg-divert $*" >>"$FAKE_LOG"
+SH
+for stub in apt-get dpkg-divert sudo; do
     printf '#!/bin/sh\necho "STUB %s called: install-deps.sh bypassed the fake" >&2\nexit 99\n' "$stub" >"$work/stubs/$stub"
 done
 chmod +x "$work"/fake/* "$work"/stubs/*
 export PATH=$work/stubs:$PATH
 export INSTALL_DEPS_DPKG_QUERY=$work/fake/dpkg-query INSTALL_DEPS_APT_GET=$work/fake/apt-get
-export FAKE_APT_LOG=$work/apt.log FAKE_INSTALLED="" FAKE_REMOVES=""
-: >"$FAKE_APT_LOG"
+export INSTALL_DEPS_DPKG_DIVERT=$work/fake/dpkg-divert
+export FAKE_LOG=$work/calls.log FAKE_INSTALLED="" FAKE_REMOVES=""
+: >"$FAKE_LOG"
 
 # deps ARGS...: runs install-deps.sh; $out (stdout), $err, $rc
 deps() {
@@ -138,22 +145,37 @@ no-remove-shown)
     has "$cmd" --no-remove || fail "apt-get install without --no-remove: $cmd"
     has "$cmd" -y && has "$cmd" --no-install-recommends || fail "unexpected install command: $cmd"
     # Shown, not run: only the simulation reached apt.
-    grep -qv '^-s ' "$FAKE_APT_LOG" && fail "--dry-run ran apt-get: $(cat "$FAKE_APT_LOG")"
+    grep -qv '^apt-get -s ' "$FAKE_LOG" && fail "--dry-run ran something: $(cat "$FAKE_LOG")"
     ;;
 no-remove-run)
     # The real run (root only: otherwise the script would go through sudo): the fake apt-get is
-    # called to update, to simulate, then to install with --no-remove, after the one line.
+    # called to update, to simulate, then (after vpcd's diversion) to install with --no-remove,
+    # after the one line.
     [ "$(id -u)" = 0 ] || { echo "SKIP: needs root (the real run would use sudo)"; exit 77; }
     deps demo; expect_ok demo
     list=$(installing)
-    mapfile -t calls <"$FAKE_APT_LOG"
-    [ "${#calls[@]}" = 3 ] || fail "expected update, simulation, install; apt-get got: $(cat "$FAKE_APT_LOG")"
-    [ "${calls[0]}" = "update -q" ] || fail "first call: ${calls[0]}"
-    [ "${calls[1]}" = "-s -q install --no-install-recommends $list" ] || fail "simulation: ${calls[1]}"
-    [ "${calls[2]}" = "install -y -q --no-install-recommends --no-remove $list" ] ||
-        fail "the install is not the --no-remove one: ${calls[2]}"
+    mapfile -t calls <"$FAKE_LOG"
+    [ "${#calls[@]}" = 4 ] || fail "expected update, simulation, diversion, install; got: $(cat "$FAKE_LOG")"
+    [ "${calls[0]}" = "apt-get update -q" ] || fail "first call: ${calls[0]}"
+    [ "${calls[1]}" = "apt-get -s -q install --no-install-recommends $list" ] || fail "simulation: ${calls[1]}"
+    [[ ${calls[2]} == "dpkg-divert "* ]] || fail "third call: ${calls[2]}"
+    [ "${calls[3]}" = "apt-get install -y -q --no-install-recommends --no-remove $list" ] ||
+        fail "the install is not the --no-remove one: ${calls[3]}"
     [ "$(head -n 1 <<<"$out")" = "install-deps: installing for the demo: $list" ] ||
         fail "the one line does not come first: $out"
+    ;;
+vpcd-reader-diverted)
+    # Installing vsmartcard-vpcd: its reader for the system's pcscd is diverted out of
+    # /etc/reader.conf.d first; one installed before is not touched.
+    deps --dry-run demo; expect_ok --dry-run demo
+    divert=$(grep -n "^install-deps: would run: $INSTALL_DEPS_DPKG_DIVERT " <<<"$out") ||
+        fail "vsmartcard-vpcd installed without diverting its reader: $out"
+    [[ $divert == *" --local --rename --divert /etc/vpcd.reader.conf.jpki-pkcs11-disabled --add /etc/reader.conf.d/vpcd" ]] ||
+        fail "unexpected diversion: $divert"
+    install=$(grep -n "would run: .* install -y" <<<"$out")
+    [ "${divert%%:*}" -lt "${install%%:*}" ] || fail "the diversion comes after the install: $out"
+    FAKE_INSTALLED="vsmartcard-vpcd" deps --dry-run demo; expect_ok --dry-run demo
+    grep -q "dpkg-divert" <<<"$out" && fail "diverts the reader of a vsmartcard-vpcd installed before: $out"
     ;;
 nothing-missing)
     # Everything there: one line saying so, apt never called (for real or simulated).
@@ -167,7 +189,7 @@ nothing-missing)
         deps demo; expect_ok demo
         [ "$out" = "install-deps: nothing to install for the demo" ] || fail "real run said: $out"
     fi
-    [ -s "$FAKE_APT_LOG" ] && fail "apt-get called although nothing is missing: $(cat "$FAKE_APT_LOG")"
+    [ -s "$FAKE_LOG" ] && fail "apt-get or dpkg-divert called although nothing is missing: $(cat "$FAKE_LOG")"
     ;;
 removal-refused)
     # apt's plan removes an installed package: nothing is installed, the responsible package and
@@ -181,16 +203,16 @@ removal-refused)
         fail "does not name each package and what it would remove: $err"
     grep -q 'never removes' <<<"$err" && grep -q 'yourself' <<<"$err" || fail "does not say what to do: $err"
     if [ "$(id -u)" = 0 ]; then
-        : >"$FAKE_APT_LOG"
+        : >"$FAKE_LOG"
         deps demo
         [ "$rc" != 0 ] || fail "the real run went on: $out"
-        grep -q '^install ' "$FAKE_APT_LOG" && fail "the real run installed: $(cat "$FAKE_APT_LOG")"
+        grep -q '^apt-get install \|^dpkg-divert' "$FAKE_LOG" && fail "the real run changed something: $(cat "$FAKE_LOG")"
     fi
     ;;
 usage)
     deps; [ "$rc" = 2 ] || fail "no purpose: exit $rc"
     deps --dry-run everything; [ "$rc" = 2 ] || fail "unknown purpose: exit $rc"
-    [ -s "$FAKE_APT_LOG" ] && fail "apt-get called on a usage error"
+    [ -s "$FAKE_LOG" ] && fail "apt-get called on a usage error"
     ;;
 *) fail "unknown case $1" ;;
 esac
