@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# run-tests.sh: installs what is missing, then runs every test stage, stopping at the first that
-# fails. Each stage prints a line with its name, result and wall time; a summary ends the run.
+# run-tests.sh: installs what the tests need and is missing (install-deps.sh tests: the demo's
+# packages, the end-to-end clients, clang; nothing removed), then runs every test stage, stopping
+# at the first that fails. Each stage prints a line with its name, result and wall time; a summary
+# ends the run.
 #
 #   main   build/ (g++, warnings as errors) and the whole ctest suite
 #   asan   build-asan/ with ASan+UBSan, the ctest subset below
@@ -12,7 +14,7 @@
 # JPKI_BUILD_DIR renames the main build folder (default build).
 set -euo pipefail
 cd "$(dirname "$0")"
-./install-deps.sh
+./install-deps.sh tests
 
 stages=${JPKI_TEST_STAGES:-main asan tsan tidy fuzz}
 build=${JPKI_BUILD_DIR:-build}

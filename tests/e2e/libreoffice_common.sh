@@ -27,7 +27,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 skip() { echo "SKIP: $*" >&2; exit 77; }
 
 lo_require() {
-    [ -x "$soffice_bin" ] || skip "LibreOffice not installed ($soffice_bin; Debian: libreoffice-writer-nogui)"
+    [ -x "$soffice_bin" ] || skip "LibreOffice not installed ($soffice_bin; Debian: libreoffice-writer-nogui, or libreoffice-writer beside a desktop LibreOffice)"
     [ -x "$python" ] && "$python" -c 'import uno' 2>/dev/null ||
         skip "LibreOffice's Python bridge missing ($python -c 'import uno'; Debian: python3-uno)"
     command -v certutil >/dev/null && command -v modutil >/dev/null ||
