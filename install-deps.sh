@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# install-deps.sh [--dry-run] demo|tests
+# install-deps.sh [--dry-run] demo|tests|package
 #
 # Installs the Debian 12 packages that are missing for one purpose, and nothing else:
 #   demo    what ./demo.sh needs: build the module, the jpki command and the virtual card, run them
