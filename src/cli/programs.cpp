@@ -33,19 +33,6 @@ constexpr std::array<std::string_view, 1> kThunderbirdCommands = {"thunderbird"}
 constexpr std::array<std::string_view, 2> kChromeCommands = {"google-chrome", "chromium"};
 constexpr std::array<std::string_view, 1> kLibreOfficeCommands = {"libreoffice"};
 
-std::string read_text(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream text;
-    if (in) text << in.rdbuf();
-    return text.str();
-}
-
-std::string trim(std::string_view text) {
-    const auto first = text.find_first_not_of(" \t\r\n");
-    if (first == std::string_view::npos) return {};
-    return std::string(text.substr(first, text.find_last_not_of(" \t\r\n") - first + 1));
-}
-
 fs::path config_home() {
     if (const char* xdg = std::getenv("XDG_CONFIG_HOME"); xdg != nullptr && *xdg == '/') return xdg;
     return home_dir() / ".config";
@@ -397,6 +384,19 @@ std::vector<std::string> running_evidence(Program program, std::span<const NssDa
     for (const auto& lock : locks)
         if (lock_is_live(lock)) evidence.push_back(msg(tr("lock {0} (process {1})"), tilde(lock), lock_pid(lock)));
     return evidence;
+}
+
+std::string read_text(const fs::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream text;
+    if (in) text << in.rdbuf();
+    return text.str();
+}
+
+std::string trim(std::string_view text) {
+    const auto first = text.find_first_not_of(" \t\r\n");
+    if (first == std::string_view::npos) return {};
+    return std::string(text.substr(first, text.find_last_not_of(" \t\r\n") - first + 1));
 }
 
 }  // namespace jpki::cli

@@ -60,4 +60,9 @@ struct NssDatabase {
 [[nodiscard]] std::filesystem::path home_dir();
 [[nodiscard]] std::string tilde(const std::filesystem::path& path);
 
+// A text file's whole content; "" when it cannot be read (a missing setting file is no error).
+[[nodiscard]] std::string read_text(const std::filesystem::path& path);
+// `text` without leading and trailing spaces, tabs and line ends.
+[[nodiscard]] std::string trim(std::string_view text);
+
 }  // namespace jpki::cli
