@@ -17,7 +17,8 @@
 #      must be the key of tests/pki/auth-cert.pem, read with no PIN and no VERIFY.
 #   2. `JPKI_PKCS11_SLOTS=auth ssh -I <module>` with the PIN through SSH_ASKPASS
 #      (SSH_ASKPASS_REQUIRE=force; the askpass program reads it from a file) logs in and runs a
-#      command whose output is checked; one prompt, one VERIFY of EF 0018.
+#      command whose output is checked; one prompt, one VERIFY of EF 0018. The same with
+#      `PKCS11Provider <module>` in the configuration file instead of -I.
 #   3. A wrong-format PIN (3 digits) is refused before any APDU: the login fails cleanly (ssh
 #      exits 255, "Permission denied (publickey)", sshd accepts nothing) and no VERIFY reaches the
 #      card.
@@ -143,6 +144,14 @@ if [ "${1:-}" = --inner ]; then
     [ "$(verifies "$work/step-trace" | grep -c .)" = 1 ] || { show; fail "ssh -I: expected one VERIFY"; }
     note "ok: ssh -I: '$(cat "$work/out")'; prompt: $(cat "$work/askpass.log")"
 
+    # The same with PKCS11Provider in the configuration file instead of -I.
+    login 1234 env -u SSH_AUTH_SOCK JPKI_PKCS11_SLOTS=auth \
+        ssh -F "$work/ssh_config_provider" "$user@127.0.0.1" "$remote"
+    { [ "$status" = 0 ] && [ "$(cat "$work/out")" = "$expected" ] && accepted_since; } ||
+        { show; fail "PKCS11Provider in the configuration: status $status, output '$(cat "$work/out")'"; }
+    [ "$(verifies "$work/step-trace" | grep -c .)" = 1 ] || { show; fail "PKCS11Provider: expected one VERIFY"; }
+    note "ok: PKCS11Provider: '$(cat "$work/out")'"
+
     # 4. The agent as the docs give it; it ends with the namespace if the test is stopped.
     eval "$(JPKI_PKCS11_SLOTS=auth ssh-agent -s)" >/dev/null || fail "ssh-agent did not start"
     login 1234 ssh-add -s "$module"
@@ -243,6 +252,7 @@ Host 127.0.0.1
     ControlMaster no
     ControlPath none
 EOF
+{ cat "$work/ssh_config"; echo "    PKCS11Provider /usr/lib/x86_64-linux-gnu/pkcs11/jpki-pkcs11.so"; } >"$work/ssh_config_provider"
 # The askpass program: prints the PIN from a file (never on a command line), logs its prompt.
 printf '#!/bin/sh\nprintf "%%s\\n" "$1" >>"%s/askpass.log"\ncat "%s/pin"\n' "$work" "$work" >"$work/askpass"
 printf '#!/bin/sh\necho "askpass called: $1" >&2\nexit 1\n' >"$work/no-askpass"
