@@ -24,7 +24,8 @@
 #      card.
 #   4. The agent as the docs give it: `eval "$(JPKI_PKCS11_SLOTS=auth ssh-agent -s)"`,
 #      `ssh-add -s <installed path>` (the default allow-list /usr/lib*/*,/usr/local/lib*/* accepts
-#      it), ssh through the agent, `ssh-add -e`; the build folder's module is refused by that
+#      it; a 3-digit PIN is refused first, no VERIFY, no key added), ssh through the agent,
+#      `ssh-add -e`; the build folder's module is refused by that
 #      agent, and accepted by one started with `-P <its full path>`.
 # Exit 0 pass, 77 skip (outside CI only: not root, or a tool missing), anything else fail.
 # KEEP_WORK=1 keeps the scratch folder (logs, trace). JPKI_E2E_SSH_PORT sets sshd's port (inside
@@ -159,6 +160,11 @@ if [ "${1:-}" = --inner ]; then
         { show; fail "ssh-agent without -P should refuse the build folder's module, ssh-add said (status $status)"; }
     [ -z "$(verifies "$work/step-trace")" ] || { show; fail "the refused module made the card verify a PIN"; }
     note "ok: ssh-agent without -P refuses $module: $(cat "$work/err")"
+    login 123 ssh-add -s /usr/lib/x86_64-linux-gnu/pkcs11/jpki-pkcs11.so
+    { [ "$status" != 0 ] && grep -q 'agent refused operation' "$work/err"; } ||
+        { show; fail "ssh-add -s with a 3-digit PIN should be refused, status $status"; }
+    [ -z "$(verifies "$work/step-trace")" ] || { show; fail "ssh-add -s: a 3-digit PIN reached the card as a VERIFY"; }
+    ! ssh-add -l 2>/dev/null | grep -q 'User Authentication' || fail "ssh-add -s with a 3-digit PIN left a key in the agent"
     login 1234 ssh-add -s /usr/lib/x86_64-linux-gnu/pkcs11/jpki-pkcs11.so
     [ "$status" = 0 ] || { show; fail "ssh-add -s $installed: status $status"; }
     grep -qx "Enter passphrase for PKCS#11: " "$work/askpass.log" || { show; fail "ssh-add -s: unexpected PIN prompt"; }
