@@ -57,6 +57,7 @@ tests_packages=(
     python3-pykcs11 python3-pyscard python3-cryptography  # tests/pcsc: fault, security and thread scenarios
     poppler-utils                               # e2e.libreoffice-*: pdfsig checks the signed PDF
     clang-tidy clang libclang-rt-14-dev         # run-tests.sh: tidy stage; fuzz stage (clang, libFuzzer, sanitizer runtimes)
+    openssh-client                              # e2e.ssh: ssh, ssh-keygen, ssh-agent, ssh-add (its sshd is unpacked, never installed)
     debhelper dpkg-dev lintian git              # e2e.debian-package: dpkg-buildpackage (debhelper-compat 13), lintian; git lists the files to package
 )
 # Building the Debian package: debian/control's Build-Depends, and the tools.

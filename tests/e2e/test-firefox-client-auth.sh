@@ -15,11 +15,20 @@
 # - Two runs, each with its own card and profile: security.default_personal_cert =
 #   "Select Automatically" (no chooser may appear) and Firefox's default "Ask Every Time" (the
 #   chooser must list our certificate before any PIN prompt: NSS lists it without a login).
+# - A third run, "policy", gives Firefox the module only through the enterprise policy of
+#   docs/firefox.md: a profile without the module, and the policies.json the doc shows (taken
+#   from the doc's ```json block, byte for byte; docs/ja/firefox.md must show the same) at
+#   /etc/firefox/policies/policies.json, with the build's module at the path it names. Both exist
+#   only in the run's private mount namespace: an overlay on /etc and a private copy of
+#   /usr/lib/x86_64-linux-gnu/pkcs11 bind-mounted there, gone with the namespace even when the
+#   test is killed; the machine's /etc is never written. The run must load the module from that
+#   path under the policy's name, and log in as the others do.
 # Each run passes when the server's page shows our authentication certificate, exactly one PIN
 # prompt came and it named the authentication token, Firefox saw no signature token, and the
 # card's trace shows a VERIFY of the authentication PIN (EF 0018) and nothing under the
 # signature PIN's EF 001B.
-# Exit 0 pass, 77 skip (firefox-esr not installed), anything else fail. KEEP_WORK=1 keeps the
+# Exit 0 pass, 77 skip (firefox-esr not installed, or outside CI no mount namespace for the
+# policy run), anything else fail. KEEP_WORK=1 keeps the
 # scratch folder (logs, traces, the driver's result.json).
 set -uo pipefail
 
@@ -28,6 +37,7 @@ self="$here/$(basename "${BASH_SOURCE[0]}")"
 src=${JPKI_SOURCE_DIR:-$(cd "$here/../.." && pwd)}
 build=${JPKI_BUILD_DIR:-$src/build}
 module="$build/jpki-pkcs11.so"
+installed_dir=/usr/lib/x86_64-linux-gnu/pkcs11   # the module's folder in the Debian package
 python=/usr/bin/python3
 auth_token="JPKI (User Authentication PIN)"
 auth_pin=1234
@@ -74,8 +84,21 @@ if [ "${1:-}" = --inner ]; then
     work=$2     # shared: the server's certificate and key
     run=$3      # this run: profile, logs, result.json
     firefox=$4
+    policy=${5:-}   # the policies.json to show at /etc/firefox/policies (policy run), or ""
     if [ "${JPKI_E2E_NETNS:-0}" = 1 ]; then
         ip link set lo up || { echo "cannot bring up loopback in the network namespace" >&2; exit 2; }
+    fi
+    if [ -n "$policy" ]; then
+        # In this mount namespace only (never the machine's): /etc gets the policy through an
+        # overlay whose changes land in the run's folder, and the installed module path the
+        # policy names holds the build's module.
+        [ "${JPKI_E2E_NETNS:-0}" = 1 ] || { echo "the policy run needs the private mount namespace" >&2; exit 2; }
+        mkdir -p "$run/etc-upper" "$run/etc-work" "$run/pkcs11" &&
+            mount -t overlay jpki-e2e-etc -o "lowerdir=/etc,upperdir=$run/etc-upper,workdir=$run/etc-work" /etc &&
+            mkdir -p /etc/firefox/policies && cp "$policy" /etc/firefox/policies/policies.json &&
+            cp -a "$installed_dir/." "$run/pkcs11/" && cp "$module" "$run/pkcs11/jpki-pkcs11.so" &&
+            mount --bind "$run/pkcs11" "$installed_dir" ||
+            { echo "cannot place the policy and the module in the private mount namespace" >&2; exit 2; }
     fi
     server_pid="" firefox_pid="" driver_pid=""
     stop() {   # TERM, up to 10 s, then KILL; by PID only
@@ -154,6 +177,19 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/e2e-firefox.XXXXXX") || fail "cannot create a 
 trap '[ "${KEEP_WORK:-0}" = 1 ] || rm -rf "$work"' EXIT
 mkdir -p "$work/profile"
 
+# The enterprise policy exactly as docs/firefox.md shows it (its one ```json block); the Japanese
+# page shows the same file.
+json_block() { awk '/^```json$/ { on = 1; next } on && /^```$/ { exit } on' "$1"; }
+json_block "$src/docs/firefox.md" >"$work/policies.json"
+[ -s "$work/policies.json" ] || fail "docs/firefox.md has no json block (the enterprise policy)"
+json_block "$src/docs/ja/firefox.md" | cmp -s - "$work/policies.json" ||
+    fail "docs/ja/firefox.md does not show the same policies.json as docs/firefox.md"
+policy_library=$("$python" -c 'import json, sys; add = json.load(open(sys.argv[1]))["policies"]["SecurityDevices"]["Add"]; [(n, l)] = add.items(); print(n); print(l)' "$work/policies.json") ||
+    fail "the policy in docs/firefox.md is not one SecurityDevices.Add entry"
+policy_name=$(sed -n 1p <<<"$policy_library")
+policy_library=$(sed -n 2p <<<"$policy_library")
+[ "$policy_library" = "$installed_dir/jpki-pkcs11.so" ] || fail "the policy names $policy_library, not $installed_dir/jpki-pkcs11.so"
+
 # A throwaway CA and a loopback server certificate it issues.
 {
     openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
@@ -166,14 +202,17 @@ mkdir -p "$work/profile"
         -extfile <(printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature\nbasicConstraints=CA:FALSE\n')
 } >"$work/openssl.log" 2>&1 || { cat "$work/openssl.log" >&2; fail "cannot make the test server's certificate"; }
 
-# The profile: NSS DB with the CA trusted for TLS servers and our module, then prefs.
+# The profile: NSS DB with the CA trusted for TLS servers (profile-policy, for the policy run),
+# then a copy with our module (profile), then prefs in both.
 # modutil loads the module once: point it at no pcscd so it never touches a real reader.
 {
     certutil -N -d "sql:$work/profile" --empty-password &&
     certutil -A -d "sql:$work/profile" -n "jpki-pkcs11 e2e throwaway CA" -t "C,," -i "$work/ca.pem" &&
+    cp -a "$work/profile" "$work/profile-policy" &&
     PCSCLITE_CSOCK_NAME="$work/no-pcscd.comm" timeout 30 \
         modutil -dbdir "sql:$work/profile" -add "My Number Card (JPKI)" -libfile "$module" -force
 } >"$work/nss.log" 2>&1 </dev/null || { cat "$work/nss.log" >&2; fail "cannot prepare the Firefox profile's NSS database"; }
+! grep -qs jpki-pkcs11 "$work/profile-policy/pkcs11.txt" || fail "the policy run's profile already has the module"
 cat >"$work/profile/user.js" <<'EOF'
 user_pref("marionette.port", 0);
 user_pref("browser.shell.checkDefaultBrowser", false);
@@ -200,6 +239,7 @@ user_pref("security.OCSP.enabled", 0);
 user_pref("security.remote_settings.crlite_filters.enabled", false);
 user_pref("services.settings.server", "http://127.0.0.1:1/");
 EOF
+cp "$work/profile/user.js" "$work/profile-policy/user.js"
 
 namespaces
 if command -v ip >/dev/null && "${ns[@]}" true 2>/dev/null; then
@@ -210,19 +250,25 @@ else
 fi
 
 # One Firefox run against a fresh virtual card: $1 names it, $2 is the value of
-# security.default_personal_cert. Everything it writes goes to $work/$1.
+# security.default_personal_cert, $3 "policy" for the module through the enterprise policy only.
+# Everything it writes goes to $work/$1.
 run_pid=""
 trap '[ -n "$run_pid" ] && { kill -TERM "$run_pid" 2>/dev/null; wait "$run_pid"; }; exit 143' TERM INT
 firefox_run() {
-    local run="$work/$1" mode=$2 start status
+    local run="$work/$1" mode=$2 how=${3:-modutil} start status policy=""
     mkdir -p "$run/home" "$run/tmp"
-    cp -a "$work/profile" "$run/profile"
+    if [ "$how" = policy ]; then
+        cp -a "$work/profile-policy" "$run/profile"
+        policy="$work/policies.json"
+    else
+        cp -a "$work/profile" "$run/profile"
+    fi
     printf 'user_pref("security.default_personal_cert", "%s");\n' "$mode" >>"$run/profile/user.js"
     start=$(date +%s)
     # In the background so that a signal to this script (ctest's timeout) stops the run at once:
     # with-vcard.sh then stops the card and pcscd, and the PID namespace takes Firefox with it.
     timeout -k 10 240 "$src/tests/pcsc/with-vcard.sh" --trace "$run/trace.txt" -- \
-        bash "$self" --ns "$work" "$run" "$firefox" &
+        bash "$self" --ns "$work" "$run" "$firefox" "$policy" &
     run_pid=$!
     wait "$run_pid"
     status=$?
@@ -234,6 +280,16 @@ firefox_run() {
     fi
     check "$1" "$run" "$mode" || { show_logs "$run"; fail "$1: see above"; }
     [ "$status" = 0 ] || { show_logs "$run"; fail "$1: the Firefox run ended with status $status"; }
+    if [ "$how" = policy ]; then
+        "$python" - "$run/result.json" "$policy_name" "$policy_library" <<'EOF' || { show_logs "$run"; fail "$1: see above"; }
+import json, sys
+result, name, library = sys.argv[1:]
+ours = [(m["name"], m["library"]) for m in json.load(open(result))["modules"] if "jpki" in (m["library"] or "")]
+if ours != [(name, library)]:
+    sys.exit(f"FAIL: policy: Firefox should have loaded {name!r} from {library!r} (the policy), loaded {ours}")
+print(f"ok: policy: Firefox loaded {name!r} from {library} through /etc/firefox/policies/policies.json")
+EOF
+    fi
 }
 
 show_logs() {
@@ -333,4 +389,12 @@ EOF
 
 firefox_run select-automatically "Select Automatically"
 firefox_run ask-every-time "Ask Every Time"
+if [ "$JPKI_E2E_NETNS" = 1 ]; then
+    firefox_run policy "Select Automatically" policy
+elif [ "${CI:-}" = true ]; then
+    fail "policy: no private mount namespace for the enterprise-policy run"
+else
+    echo "SKIP: policy: no private mount namespace for the enterprise-policy run"
+    exit 77
+fi
 exit 0
