@@ -28,8 +28,9 @@ command -v xmlsec1 >/dev/null || fail "xmlsec1 not found (Debian: xmlsec1)"
 out=$(mktemp -d "${TMPDIR:-/tmp}/e2e-libreoffice-odf.XXXXXX") || fail "mktemp"
 trap 'rm -rf "$out"' EXIT
 
-# shellcheck disable=SC2034  # both read by lo_session
+# shellcheck disable=SC2034  # read by lo_session
 LO_DRIVER=libreoffice_sign_odf.py
+# shellcheck disable=SC2034  # read by lo_session
 LO_TRUST_SIGN_CA=1
 lo_session "$out" ABC123
 rc=$?
