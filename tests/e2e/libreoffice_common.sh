@@ -9,6 +9,9 @@
 #       the card's APDU trace (OUT/trace) and counters (OUT/state), LibreOffice's part of the
 #       trace (OUT/lo-trace), the helper's verdicts (OUT/result.json), the signed PDF if any
 #       (OUT/work/signed.pdf). Extra environment for soffice.bin: LO_ENV=("NAME=value" ...).
+#       LO_DRIVER: the UNO driver run (default libreoffice_sign.py, the PDF export);
+#       LO_TRUST_SIGN_CA=1: the test signing CA is trusted in OUT/nss (certutil -t C,C,C), as a
+#       user trusts the J-LIS signing CA to see signatures as valid (docs/trust.md).
 #   lo_result KEY...               prints a value from OUT/result.json (python expression path)
 #   lo_check_nothing_left OUT      fails if a soffice.bin of this session still runs
 set -uo pipefail
@@ -22,6 +25,8 @@ python=/usr/bin/python3   # Debian's: python3-uno installs the uno module for it
 soffice_bin=${JPKI_SOFFICE_BIN:-/usr/lib/libreoffice/program/soffice.bin}
 sign_token='JPKI (Digital Signature PIN)'
 LO_ENV=()
+LO_DRIVER=libreoffice_sign.py
+LO_TRUST_SIGN_CA=0
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 skip() { echo "SKIP: $*" >&2; exit 77; }
@@ -48,16 +53,23 @@ lo_session() {
         certutil -N -d "sql:$OUT/nss" --empty-password || exit 10
         modutil -dbdir "sql:$OUT/nss" -add jpki-pkcs11 -libfile "$MODULE" -force >"$OUT/modutil.log" 2>&1 || exit 11
         modutil -dbdir "sql:$OUT/nss" -list >>"$OUT/modutil.log" 2>&1
+        if [ "$TRUST_CA" = 1 ]; then
+            certutil -A -d "sql:$OUT/nss" -n "jpki test signing CA" -t C,C,C -i "$PKI/sign-ca.der" || exit 12
+        fi
         n0=$(wc -l <"$OUT/trace")
-        env "${@}" timeout -k 10 200 "$PYTHON" "$HERE/libreoffice_sign.py" --nssdb "$OUT/nss" \
-            --workdir "$OUT/work" --pin "$PIN" --cert-der "$PKI/sign-cert.der" \
+        env "${@}" timeout -k 10 200 "$PYTHON" "$HERE/$DRIVER" --nssdb "$OUT/nss" \
+            --workdir "$OUT/work" --pin-file "$OUT/pin" --cert-der "$PKI/sign-cert.der" \
             --result "$OUT/result.json" --timeout 170
         rc=$?
         tail -n +$((n0 + 1)) "$OUT/trace" >"$OUT/lo-trace"
         exit $rc'
     mkdir -p "$out/nss"
     touch "$out/trace"
-    OUT=$out MODULE=$module PYTHON=$python HERE=$here PKI=$pki PIN=$pin \
+    # The PIN goes to the driver in a file of its own (never on a command line, where any
+    # user sees it), and from there only to the PIN answerer inside soffice.bin.
+    (umask 077 && printf '%s\n' "$pin" >"$out/pin")
+    OUT=$out MODULE=$module PYTHON=$python HERE=$here PKI=$pki DRIVER=$LO_DRIVER \
+        TRUST_CA=$LO_TRUST_SIGN_CA \
         timeout -k 10 280 "$src/tests/pcsc/with-vcard.sh" --trace "$out/trace" --state "$out/state" "$@" -- \
         bash -c "$inner" inner "${LO_ENV[@]}" "JPKI_LO_SESSION=$out"
 }
