@@ -324,12 +324,13 @@ thunderbird-sees-both-tokens)
     expect_no_text out "JPKI (Digital Signature PIN)" ;;
 help-en)
     run_jpki en setup --help; expect_rc 0
-    expect_line out "Usage: jpki setup firefox|thunderbird|chrome|libreoffice|all [--undo] [--module PATH]"
-    expect_line out "  --undo         remove the module instead" ;;
+    expect_line out "Usage: jpki setup firefox|thunderbird|chrome|libreoffice|all [--trust] [--undo] [--module PATH]"
+    expect_line out "  --trust        also trust the J-LIS signing CA (for signatures only), so that"
+    expect_line out "  --undo         remove the module instead (with --trust: and that CA)" ;;
 help-ja)
     run_jpki ja setup --help; expect_rc 0
-    expect_line out "使い方: jpki setup firefox|thunderbird|chrome|libreoffice|all [--undo] [--module パス]"
-    expect_line out "  --undo         登録を解除します" ;;
+    expect_line out "使い方: jpki setup firefox|thunderbird|chrome|libreoffice|all [--trust] [--undo] [--module パス]"
+    expect_line out "  --undo         登録を解除します（--trust と一緒なら、その認証局の信頼も）" ;;
 usage)
     run_jpki en setup opera; expect_rc 2
     expect_line err "jpki setup: unknown program 'opera' (one of: firefox, thunderbird, chrome, libreoffice, all)"
