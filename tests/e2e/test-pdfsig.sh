@@ -7,7 +7,8 @@
 # DIGITAL SIGNATURE with the sign key, never the authentication PIN EF), `pdfsig` reports it
 # valid, its CA unknown until `jpki setup firefox --trust` trusts the test signature CA in the
 # Firefox profile pdfsig reads by default, then trusted; a change after signing
-# breaks it, and a password that breaks the format is refused with no APDU and no try spent.
+# breaks it, a password that breaks the format is refused with no APDU and no try spent, and a
+# wrong one costs exactly one try (pdfsig does not repeat it).
 source "$(dirname "$0")/lib-nss.sh"
 need pdfsig poppler-utils
 need certutil libnss3-tools
@@ -58,8 +59,11 @@ in_vcard --state "$work/state" -- bash -c '
     # Too short for the signature password (6-16 characters): refused before any APDU.
     step short pdfsig -add-signature -nssdir "sql:$db" -nss-pwd 12345 -nick "$SIGN_NICK" \
         "$work/in.pdf" "$work/short.pdf"
+    # Well-formed but wrong: one try, and pdfsig does not try it again.
+    step wrong pdfsig -add-signature -nssdir "sql:$db" -nss-pwd ZZZ999 -nick "$SIGN_NICK" \
+        "$work/in.pdf" "$work/wrong.pdf"
 ' || fail "with-vcard failed"
-for s in sign short; do echo "==== $s"; cat "$work/$s.out"; done
+for s in sign short wrong; do echo "==== $s"; cat "$work/$s.out"; done
 
 grep -qx 'rc=0' "$work/sign.out" || fail "pdfsig -add-signature failed"
 [ -s "$work/signed.pdf" ] || fail "no signed PDF"
@@ -79,7 +83,14 @@ grep -qx 'rc=0' "$work/short.out" && fail "pdfsig signed with a 5-character pass
 segment short >"$work/short.trace"
 # (The empty VERIFY 00 20 00 80, which reads the tries left and spends none, may be there.)
 [ -z "$(pin_verifies "$work/short.trace")" ] || fail "a 5-character password reached the card"
-[ "$(state_value "$work/state" sign_tries)" = 5 ] || fail "a try was spent: sign_tries=$(state_value "$work/state" sign_tries)"
+grep -q 'Password was not accepted' "$work/wrong.out" || fail "pdfsig did not say the password was wrong"
+segment wrong >"$work/wrong.trace"
+[ "$(pin_verifies "$work/wrong.trace")" = '001B 06 63C4' ] ||
+    fail "a wrong password: expected one VERIFY answered 63C4: $(pin_verifies "$work/wrong.trace")"
+[ "$(card_signatures "$work/wrong.trace")" = 0 ] || fail "the card signed after a wrong password"
+[ -e "$work/wrong.pdf" ] && fail "pdfsig wrote a PDF with a wrong password"
+# 5 after the right password, none spent by the malformed one, one by the wrong one.
+[ "$(state_value "$work/state" sign_tries)" = 4 ] || fail "sign_tries=$(state_value "$work/state" sign_tries), expected 4"
 
 # The receiving side, no card: a database without the CA, then with it trusted. No -no-ocsp:
 # with it, pdfsig 22.12 reports "Unknown issue with Certificate" even for a trusted CA; the test
