@@ -55,7 +55,7 @@ tests_packages=(
     libengine-pkcs11-openssl curl               # e2e: OpenSSL's pkcs11 engine (libp11), curl --engine
     python3 firefox-esr                         # e2e: Firefox ESR driven through Marionette
     python3-pykcs11 python3-pyscard python3-cryptography  # tests/pcsc: fault, security and thread scenarios
-    poppler-utils                               # e2e.libreoffice-*: pdfsig checks the signed PDF
+    poppler-utils                               # e2e.pdfsig, e2e.libreoffice-*: pdfsig signs and checks PDFs
     clang-tidy clang libclang-rt-14-dev         # run-tests.sh: tidy stage; fuzz stage (clang, libFuzzer, sanitizer runtimes)
     openssh-client                              # e2e.ssh: ssh, ssh-keygen, ssh-agent, ssh-add (its sshd is unpacked, never installed)
     debhelper dpkg-dev lintian git              # e2e.debian-package: dpkg-buildpackage (debhelper-compat 13), lintian; git lists the files to package

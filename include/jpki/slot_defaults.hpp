@@ -6,6 +6,11 @@
 // NSS logs in to every token holding user certificates: a browser must not be offered the
 // signature password, nor LibreOffice the 4-digit PIN. Thunderbird signs mail (S/MIME) with the
 // signing certificate and logs in to web-like services with neither, so it sees both (issue 8).
+// poppler's pdfsig (-add-signature) logs in to every token that needs it with its one -nss-pwd
+// and gives up when any token refuses: its password callback answers only the first call (issue
+// 10). With both tokens, the 4-digit PIN slot gets the signature password and refuses it. A
+// document-signing tool has no use for the authentication key (JPKI: it proves who is there, it
+// does not sign documents), so pdfsig sees the sign slot only, as LibreOffice does.
 #pragma once
 
 #include <array>
@@ -21,7 +26,7 @@ struct ProcessSlots {
 };
 
 // Every process name not listed here sees both slots.
-inline constexpr std::array<ProcessSlots, 8> kProcessSlots = {{
+inline constexpr std::array<ProcessSlots, 9> kProcessSlots = {{
     {"firefox", DefaultSlots::Auth},
     {"firefox-esr", DefaultSlots::Auth},
     {"firefox-bin", DefaultSlots::Auth},
@@ -30,6 +35,7 @@ inline constexpr std::array<ProcessSlots, 8> kProcessSlots = {{
     {"chromium-browse", DefaultSlots::Auth},  // "chromium-browser" cut to 15 characters
     {"soffice.bin", DefaultSlots::Sign},
     {"soffice", DefaultSlots::Sign},
+    {"pdfsig", DefaultSlots::Sign},
 }};
 
 // `lower_case_name` must already be lower case.

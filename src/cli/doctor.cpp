@@ -343,6 +343,19 @@ void check_slots(Report& report) {
         slots.push_back({{"program", std::string(program_word(program))}, {"process_names", names_json}, {"tokens", slots_word(chosen)}});
         report.add("slots", Status::Info, msg(tr("{0} ({1}) sees {2}."), program_name(program), list, slots_text(chosen)));
     }
+    // Rows of the table for programs jpki has no database for (pdfsig: it is given one with
+    // -nssdir), each under its process name, so that the whole table is shown; "soffice" is
+    // LibreOffice's launcher, already shown with LibreOffice.
+    for (const auto& row : kProcessSlots) {
+        const bool known = std::any_of(kAllPrograms.begin(), kAllPrograms.end(), [&](Program program) {
+            const auto names = process_names(program);
+            return std::find(names.begin(), names.end(), row.process_name) != names.end();
+        });
+        if (known || row.process_name == "soffice") continue;
+        const std::string name(row.process_name);
+        slots.push_back({{"program", name}, {"process_names", nlohmann::json::array({name})}, {"tokens", slots_word(row.slots)}});
+        report.add("slots", Status::Info, msg(tr("{0} sees {1}."), name, slots_text(row.slots)));
+    }
     report.add("slots", Status::Info, msg(tr("Other programs (modutil, certutil, p11tool, ...) see {}."), slots_text(DefaultSlots::Both)));
     report.json["slots"] = slots;
     // A setting changes this for every program that reads it (docs/module.md "Configuration").

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <cerrno>
@@ -225,6 +226,37 @@ void add_module(const std::filesystem::path& dir, const std::string& name, const
 
 void delete_module(const std::filesystem::path& dir, const std::string& name) {
     run_nss({"modutil", "-dbdir", sql(dir), "-delete", name, "-force"});
+}
+
+std::vector<NssCertificate> list_certificates(const std::filesystem::path& dir) {
+    const auto run = run_tool({"certutil", "-L", "-d", sql(dir)});
+    if (!run) throw ToolMissing("certutil");
+    if (run->status != 0) throw ToolFailed(first_line(run->output), run->output);
+    // "NICKNAME<spaces>T,C,C"; the header's second line ends in "SSL,S/MIME,JAR/XPI".
+    std::vector<NssCertificate> certificates;
+    std::istringstream lines(run->output);
+    std::string line;
+    while (std::getline(lines, line)) {
+        const auto end = line.find_last_not_of(" \t\r");
+        if (end == std::string::npos) continue;
+        const auto space = line.find_last_of(" \t", end);
+        if (space == std::string::npos) continue;
+        const std::string trust = line.substr(space + 1, end - space);
+        if (std::count(trust.begin(), trust.end(), ',') != 2 || trust.find('/') != std::string::npos) continue;
+        const auto name_end = line.find_last_not_of(" \t", space);
+        if (name_end == std::string::npos) continue;
+        certificates.push_back({line.substr(0, name_end + 1), trust});
+    }
+    return certificates;
+}
+
+void add_certificate(const std::filesystem::path& dir, const std::string& nickname, const std::string& trust,
+                     const std::filesystem::path& pem_file) {
+    run_nss({"certutil", "-A", "-d", sql(dir), "-n", nickname, "-t", trust, "-a", "-i", pem_file.string()});
+}
+
+void delete_certificate(const std::filesystem::path& dir, const std::string& nickname) {
+    run_nss({"certutil", "-D", "-d", sql(dir), "-n", nickname});
 }
 
 void create_nss_database(const std::filesystem::path& dir) {

@@ -55,6 +55,20 @@ struct NssModule {
 void add_module(const std::filesystem::path& dir, const std::string& name, const std::filesystem::path& library);
 // `modutil -dbdir sql:DIR -delete NAME -force`. Throws ToolMissing, ToolFailed.
 void delete_module(const std::filesystem::path& dir, const std::string& name);
+// One certificate of an NSS database, as `certutil -L` shows it.
+struct NssCertificate {
+    std::string nickname;  // "J-LIS signing CA 2023 (jpki setup)"
+    std::string trust;     // certutil's SSL,S/MIME,JAR/XPI flags: ",C,"
+};
+// `certutil -L -d sql:DIR`: the certificates NSS lists without a login. Throws ToolMissing, ToolFailed.
+[[nodiscard]] std::vector<NssCertificate> list_certificates(const std::filesystem::path& dir);
+// `certutil -A -d sql:DIR -n NICKNAME -t TRUST -i PEM_FILE`: imports a certificate with its trust
+// flags, or sets the flags of the one already there. Throws ToolMissing, ToolFailed.
+void add_certificate(const std::filesystem::path& dir, const std::string& nickname, const std::string& trust,
+                     const std::filesystem::path& pem_file);
+// `certutil -D -d sql:DIR -n NICKNAME`. Throws ToolMissing, ToolFailed.
+void delete_certificate(const std::filesystem::path& dir, const std::string& nickname);
+
 // mkdir -p DIR (mode 0700) and `certutil -N -d sql:DIR --empty-password`. Throws ToolMissing,
 // ToolFailed, std::filesystem::filesystem_error.
 void create_nss_database(const std::filesystem::path& dir);

@@ -2,6 +2,9 @@
 // every NSS database the program uses for the current user, through NSS's own modutil, under one
 // fixed name. Idempotent; refuses while the program runs (NSS databases must not change under a
 // running program: it would not see the change, and may overwrite it); prints every change.
+// --trust (issue 10) also imports the J-LIS signing CA certificates shipped with jpki, trusted for
+// signatures only, so that the program shows signatures made with My Number Cards as trusted.
+#include "cli/certificates.hpp"
 #include "cli/cli.hpp"
 #include "cli/i18n.hpp"
 #include "cli/nss_tool.hpp"
@@ -25,7 +28,7 @@ namespace fs = std::filesystem;
 namespace {
 
 void print_help() {
-    std::printf("%s\n", tr("Usage: jpki setup firefox|thunderbird|chrome|libreoffice|all [--undo] [--module PATH]\n"
+    std::printf("%s\n", tr("Usage: jpki setup firefox|thunderbird|chrome|libreoffice|all [--trust] [--undo] [--module PATH]\n"
                            "\n"
                            "Adds the module to every NSS database the program uses for you: each Firefox and\n"
                            "Thunderbird profile, Chrome/Chromium's ~/.pki/nssdb (created if missing), and LibreOffice's\n"
@@ -33,7 +36,9 @@ void print_help() {
                            "Running it again changes nothing.\n"
                            "\n"
                            "Options:\n"
-                           "  --undo         remove the module instead\n"
+                           "  --trust        also trust the J-LIS signing CA (for signatures only), so that\n"
+                           "                 signatures made with My Number Cards show as trusted\n"
+                           "  --undo         remove the module instead (with --trust: and that CA)\n"
                            "  --module PATH  the module file to add (default: the installed one)\n"
                            "\n"
                            "Exit codes: 0 done, 1 a database could not be changed, 8 refused (the program is\n"
@@ -120,10 +125,57 @@ Outcome remove_from(const NssDatabase& db, const fs::path& module) {
     return {text};
 }
 
+// NSS trust flags SSL,S/MIME,object signing (certutil -t). Signatures on mail, PDFs and ODF
+// documents are checked for NSS's e-mail signer usage (Thunderbird, poppler, LibreOffice among
+// its usages), so the CA is a trusted issuer "C" there only: the J-LIS signing CA issues no
+// server certificates, and trusting it to vouch for signed code would be trust nobody asked for.
+constexpr const char* kSigningCaTrust = ",C,";
+
+std::string ca_nickname(const CaFile& ca) { return "J-LIS signing CA " + ca.generation + " (jpki setup)"; }
+
+std::string generations(const std::vector<std::string>& list) {
+    std::string text;
+    for (const auto& g : list) text += (text.empty() ? "" : ", ") + g;
+    return text;
+}
+
+std::string trust_in(const NssDatabase& db, const std::vector<CaFile>& cas) {
+    const auto present = list_certificates(db.dir);
+    std::vector<std::string> added;
+    std::vector<std::string> kept;
+    for (const auto& ca : cas) {
+        const std::string nickname = ca_nickname(ca);
+        const bool trusted = std::any_of(present.begin(), present.end(), [&](const auto& c) {
+            return c.nickname == nickname && c.trust == kSigningCaTrust;
+        });
+        if (trusted) {
+            kept.push_back(ca.generation);
+            continue;
+        }
+        add_certificate(db.dir, nickname, kSigningCaTrust, ca.path);
+        added.push_back(ca.generation);
+    }
+    if (added.empty()) return msg(tr("J-LIS signing CA already trusted ({})"), generations(kept));
+    return msg(tr("J-LIS signing CA trusted for signatures ({})"), generations(added));
+}
+
+std::string untrust_in(const NssDatabase& db, const std::vector<CaFile>& cas) {
+    const auto present = list_certificates(db.dir);
+    std::vector<std::string> removed;
+    for (const auto& ca : cas) {
+        const std::string nickname = ca_nickname(ca);
+        if (std::none_of(present.begin(), present.end(), [&](const auto& c) { return c.nickname == nickname; })) continue;
+        delete_certificate(db.dir, nickname);
+        removed.push_back(ca.generation);
+    }
+    if (removed.empty()) return tr("J-LIS signing CA not trusted by jpki setup: nothing to remove");
+    return msg(tr("J-LIS signing CA no longer trusted ({})"), generations(removed));
+}
+
 }  // namespace
 
 int run_setup(const std::vector<std::string>& words) {
-    static constexpr std::array<OptionSpec, 3> spec = {{{"undo"}, {"module", true}, {"help"}}};
+    static constexpr std::array<OptionSpec, 4> spec = {{{"undo"}, {"trust"}, {"module", true}, {"help"}}};
     const Args args("jpki setup", words, spec);
     if (args.flag("help")) {
         print_help();
@@ -137,6 +189,15 @@ int run_setup(const std::vector<std::string>& words) {
     if (programs.empty())
         args.usage_error(msg(tr("unknown program '{}' (one of: firefox, thunderbird, chrome, libreoffice, all)"), word));
     const bool undo = args.flag("undo");
+    const bool trust = args.flag("trust");
+    std::vector<CaFile> signing_cas;
+    if (trust) {
+        crypto::Context context;
+        signing_cas = load_ca_files(context, card::PinRole::Sign);
+        if (signing_cas.empty())
+            throw CliError(ExitCode::Refused, msg(tr("No J-LIS signing CA certificates (sign_ca_*.pem) in {}; nothing was changed."),
+                                                  data_paths().ca_dir.string()));
+    }
 
     fs::path module = args.value("module").value_or(JPKI_INSTALLED_MODULE);
     std::error_code error;
@@ -194,6 +255,8 @@ int run_setup(const std::vector<std::string>& words) {
         } else {
             try {
                 outcome = undo ? remove_from(db, module) : add_to(db, module);
+                if (trust && !outcome.failed && has_nss_database(db.dir))
+                    outcome.text += "; " + (undo ? untrust_in(db, signing_cas) : trust_in(db, signing_cas));
             } catch (const ToolMissing& missing) {
                 throw CliError(ExitCode::Failure, fix_tool_missing(missing.what()));
             } catch (const ToolFailed& failure) {

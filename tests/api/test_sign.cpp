@@ -296,6 +296,31 @@ TEST_CASE("a sign key that needs context login signs after C_Login(CKU_CONTEXT_S
     }
 }
 
+// What LibreOffice's PDF signing and pdfsig without -kpw hand NSS's context-specific login: the
+// empty password they were given (issue 10, docs/module.md "JPKI_PKCS11_ALWAYS_AUTH"). Refused by
+// its form, nothing sent to the card, no try spent; the signature stays pending.
+TEST_CASE("an empty C_Login(CKU_CONTEXT_SPECIFIC) PIN is refused before any APDU", "[sign][login]") {
+    Setup setup;
+    setup.env = {{"JPKI_PKCS11_ALWAYS_AUTH", "1"}};
+    Fixture f(setup);
+    const CK_SESSION_HANDLE s = f.open(sign_slot);
+    f.login(s, sign_pin);
+    const CK_OBJECT_HANDLE key = f.find_one(s, CKO_PRIVATE_KEY, id_sign);
+    CK_MECHANISM mechanism{CKM_SHA256_RSA_PKCS, nullptr, 0};
+    REQUIRE(f.p11->C_SignInit(s, &mechanism, key) == CKR_OK);
+    const auto before = f.apdus().size();
+    CHECK(f.try_login(s, "", CKU_CONTEXT_SPECIFIC) == CKR_PIN_LEN_RANGE);
+    CHECK(f.try_login(s, "ABC", CKU_CONTEXT_SPECIFIC) == CKR_PIN_LEN_RANGE);
+    CHECK(f.apdus().size() == before);
+    CHECK(f.card()->tries_left(jpki::vcard::Pin::Sign) == 5);
+    // The right one still completes the pending signature.
+    REQUIRE(f.try_login(s, sign_pin, CKU_CONTEXT_SPECIFIC) == CKR_OK);
+    Bytes data = bytes_of("after a refused context PIN");
+    Bytes signature(256);
+    CK_ULONG length = 256;
+    CHECK(f.p11->C_Sign(s, data.data(), static_cast<CK_ULONG>(data.size()), signature.data(), &length) == CKR_OK);
+}
+
 TEST_CASE("C_Verify checks signatures in software with the public key", "[verify]") {
     Fixture f;
     const CK_SESSION_HANDLE s = f.open(auth_slot);

@@ -149,11 +149,14 @@ slots-ja)
     expect_line out "[info] Thunderbird (thunderbird) sees both tokens."
     expect_line out "[info] Firefox (firefox, firefox-esr) sees the authentication token only."
     expect_line out "[info] LibreOffice (libreoffice) sees the signature token only."
+    # pdfsig's one password would go to both tokens (issue 10): the table gives it the sign slot.
+    expect_line out "[info] pdfsig sees the signature token only."
     run_jpki ja doctor --module "$MODULE"
     expect_line out "[情報] Thunderbird（thunderbird）から見えるのは両方のトークンです。"
     # The commands users know, not /proc's 15-character process name chromium-browse.
     expect_line out "[情報] Chrome/Chromium（google-chrome, chromium）から見えるのは利用者証明用のトークンのみです。"
     expect_no_text out "chromium-browse"
+    expect_line out "[情報] pdfsig から見えるのは署名用のトークンのみです。"
     # A configuration file's `slots` replaces the defaults for every program.
     mkdir -p "$HOME/.config" && printf 'slots = sign\n' >"$HOME/.config/jpki-pkcs11.conf"
     run_jpki en doctor --module "$MODULE"
@@ -173,7 +176,7 @@ assert d["module"] == {"path": module, "installed": True, "p11kit_registered": F
 states = {(x["program"], x["state"]) for x in d["nss_databases"]}
 assert states == {("firefox", "loaded"), ("chrome", "loaded"), ("libreoffice", "loaded")}, states
 slots = {x["program"]: x["tokens"] for x in d["slots"]}
-assert slots == {"firefox": "auth", "thunderbird": "both", "chrome": "auth", "libreoffice": "sign"}, slots
+assert slots == {"firefox": "auth", "thunderbird": "both", "chrome": "auth", "libreoffice": "sign", "pdfsig": "sign"}, slots
 actions = [f for f in d["findings"] if f["status"] == "action"]
 assert [f["check"] for f in actions] == ["p11-kit"], actions
 assert actions[0]["fix"].startswith("mkdir -p " + sys.argv[4] + " && echo 'module: " + module), actions

@@ -6,15 +6,18 @@
 # its fallback profile, a module under another name, a missing module file, a file that is no
 # module (refused before anything changes), a failed re-setup keeping the old registration,
 # read-only and damaged databases and an uncreatable ~/.pki/nssdb explained with their fix, a
-# profiles.ini profile without Path= and a missing profile folder reported; and that a process
-# named thunderbird sees both of the card's tokens through a database `jpki setup` prepared.
+# profiles.ini profile without Path= and a missing profile folder reported; that a process
+# named thunderbird sees both of the card's tokens through a database `jpki setup` prepared; and
+# --trust (issue 10): the J-LIS signing CA (JPKI_CA_DIR: the test PKI's) imported with trust
+# ",C," (signatures only), idempotent, removed by --undo --trust, refused while the program runs
+# and when there is no CA file. e2e.pdfsig shows pdfsig trusting a signature after it.
 source "$(dirname "$0")/lib.sh"
 cases=(firefox-en firefox-ja idempotent undo-en undo-ja thunderbird chrome-creates-db
        running-process-en running-process-ja running-lock stale-lock libreoffice-certdir
        libreoffice-fallback other-name module-missing nothing-found-ja thunderbird-sees-both-tokens
        help-en help-ja usage tools-missing not-a-module-en not-a-module-ja resetup-keeps-old read-only-en
        read-only-ja damaged-db pki-is-a-file profile-without-path missing-profile-folder
-       libreoffice-certdir-gone-ja)
+       libreoffice-certdir-gone-ja trust-en trust-ja trust-running trust-no-ca)
 [ "${1:-}" = --list ] && { printf '%s\n' "${cases[@]}"; exit 0; }
 command -v modutil >/dev/null && command -v certutil >/dev/null || { echo "SKIP: libnss3-tools not installed"; exit 77; }
 
@@ -89,6 +92,12 @@ start_named() {
 FF=$HOME/.mozilla/firefox/abcd.default-esr
 WORK=$HOME/elsewhere/work
 
+# The test signature CA as the shipped data names it; the nickname jpki setup gives it.
+ca_dir() { mkdir -p "$work/ca" && cp "$repo/tests/pki/sign-ca.pem" "$work/ca/sign_ca_test.pem" && export JPKI_CA_DIR=$work/ca; }
+CA_NICK='J-LIS signing CA test (jpki setup)'
+# trust_of DIR: the CA's trust flags in DIR's database ("" when it is not there).
+trust_of() { certutil -L -d "sql:$1" 2>/dev/null | sed -n "s/^$CA_NICK  *\([^ ]*\) *\$/\1/p"; }
+
 case ${1:?case} in
 firefox-en)
     firefox_profiles
@@ -130,6 +139,55 @@ undo-en|undo-ja)
     else
         expect_line out "Firefox のプロファイル work（~/elsewhere/work）: 設定されていません: 削除するものはありません"
     fi ;;
+trust-en)
+    ca_dir; thunderbird_profile
+    run_jpki en setup thunderbird --trust --module "$MODULE"; expect_rc 0
+    expect_line out "Thunderbird profile default (~/.thunderbird/wxyz.default): module added; J-LIS signing CA trusted for signatures (test)"
+    expect_once "$HOME/.thunderbird/wxyz.default"
+    [ "$(trust_of "$HOME/.thunderbird/wxyz.default")" = ',C,' ] || fail "trust flags: $(certutil -L -d "sql:$HOME/.thunderbird/wxyz.default")"
+    before=$(sha256sum "$HOME/.thunderbird/wxyz.default/cert9.db")
+    run_jpki en setup thunderbird --trust --module "$MODULE"; expect_rc 0
+    expect_line out "Thunderbird profile default (~/.thunderbird/wxyz.default): already set up; J-LIS signing CA already trusted (test)"
+    [ "$(sha256sum "$HOME/.thunderbird/wxyz.default/cert9.db")" = "$before" ] || fail "the second run changed the database"
+    # Trust changed by hand (e.g. also for TLS servers) is set back to signatures only.
+    certutil -M -d "sql:$HOME/.thunderbird/wxyz.default" -n "$CA_NICK" -t 'C,C,C' || fail "certutil -M"
+    run_jpki en setup thunderbird --trust --module "$MODULE"; expect_rc 0
+    expect_line out "Thunderbird profile default (~/.thunderbird/wxyz.default): already set up; J-LIS signing CA trusted for signatures (test)"
+    [ "$(trust_of "$HOME/.thunderbird/wxyz.default")" = ',C,' ] || fail "trust not set back to ,C,"
+    run_jpki en setup thunderbird --undo --trust; expect_rc 0
+    expect_line out "Thunderbird profile default (~/.thunderbird/wxyz.default): module removed; J-LIS signing CA no longer trusted (test)"
+    [ -z "$(trust_of "$HOME/.thunderbird/wxyz.default")" ] || fail "the CA is still there"
+    expect_none "$HOME/.thunderbird/wxyz.default"
+    run_jpki en setup thunderbird --undo --trust; expect_rc 0
+    expect_line out "Thunderbird profile default (~/.thunderbird/wxyz.default): not set up: nothing to remove; J-LIS signing CA not trusted by jpki setup: nothing to remove"
+    # Without --trust, the CA is neither added nor removed.
+    run_jpki en setup thunderbird --module "$MODULE"; expect_rc 0
+    [ -z "$(trust_of "$HOME/.thunderbird/wxyz.default")" ] || fail "the CA was added without --trust" ;;
+trust-ja)
+    ca_dir; firefox_profiles
+    run_jpki ja setup firefox --trust --module "$MODULE"; expect_rc 0
+    expect_line out "Firefox のプロファイル default-esr（~/.mozilla/firefox/abcd.default-esr）: モジュールを追加しました; J-LIS の署名用の認証局を署名の確認用に信頼しました（test）"
+    [ "$(trust_of "$FF")" = ',C,' ] || fail "trust flags in $FF"
+    [ "$(trust_of "$WORK")" = ',C,' ] || fail "trust flags in $WORK"
+    run_jpki ja setup firefox --trust --module "$MODULE"; expect_rc 0
+    expect_line out "Firefox のプロファイル work（~/elsewhere/work）: 設定済みです; J-LIS の署名用の認証局は信頼済みです（test）"
+    run_jpki ja setup firefox --undo --trust; expect_rc 0
+    expect_line out "Firefox のプロファイル work（~/elsewhere/work）: モジュールを削除しました; J-LIS の署名用の認証局の信頼を取り消しました（test）"
+    [ -z "$(trust_of "$WORK")" ] || fail "the CA is still in $WORK" ;;
+trust-running)
+    ca_dir; thunderbird_profile
+    start_named thunderbird
+    run_jpki en setup thunderbird --trust --module "$MODULE"; expect_rc 8
+    expect_line err "  Thunderbird is running: thunderbird (process $named_pid)"
+    [ -z "$(trust_of "$HOME/.thunderbird/wxyz.default")" ] || fail "the CA was added while Thunderbird runs" ;;
+trust-no-ca)
+    thunderbird_profile
+    mkdir -p "$work/empty"
+    JPKI_CA_DIR=$work/empty run_jpki en setup thunderbird --trust --module "$MODULE"; expect_rc 8
+    expect_line err "No J-LIS signing CA certificates (sign_ca_*.pem) in $work/empty; nothing was changed."
+    JPKI_CA_DIR=$work/empty run_jpki ja setup thunderbird --trust --module "$MODULE"; expect_rc 8
+    expect_line err "$work/empty に J-LIS の署名用の認証局の証明書（sign_ca_*.pem）がありません。何も変更していません。"
+    expect_none "$HOME/.thunderbird/wxyz.default" ;;
 thunderbird)
     thunderbird_profile
     run_jpki en setup thunderbird --module "$MODULE"; expect_rc 0
@@ -266,12 +324,13 @@ thunderbird-sees-both-tokens)
     expect_no_text out "JPKI (Digital Signature PIN)" ;;
 help-en)
     run_jpki en setup --help; expect_rc 0
-    expect_line out "Usage: jpki setup firefox|thunderbird|chrome|libreoffice|all [--undo] [--module PATH]"
-    expect_line out "  --undo         remove the module instead" ;;
+    expect_line out "Usage: jpki setup firefox|thunderbird|chrome|libreoffice|all [--trust] [--undo] [--module PATH]"
+    expect_line out "  --trust        also trust the J-LIS signing CA (for signatures only), so that"
+    expect_line out "  --undo         remove the module instead (with --trust: and that CA)" ;;
 help-ja)
     run_jpki ja setup --help; expect_rc 0
-    expect_line out "使い方: jpki setup firefox|thunderbird|chrome|libreoffice|all [--undo] [--module パス]"
-    expect_line out "  --undo         登録を解除します" ;;
+    expect_line out "使い方: jpki setup firefox|thunderbird|chrome|libreoffice|all [--trust] [--undo] [--module パス]"
+    expect_line out "  --undo         登録を解除します（--trust と一緒なら、その認証局の信頼も）" ;;
 usage)
     run_jpki en setup opera; expect_rc 2
     expect_line err "jpki setup: unknown program 'opera' (one of: firefox, thunderbird, chrome, libreoffice, all)"

@@ -16,6 +16,8 @@ TEST_CASE("config: the slot profile follows the process name", "[token][config]"
     CHECK(default_profile_for("chromium") == SlotProfile::Auth);
     CHECK(default_profile_for("chromium-browse") == SlotProfile::Auth);
     CHECK(default_profile_for("soffice.bin") == SlotProfile::Sign);
+    // pdfsig hands its one password to every token wanting a login (issue 10).
+    CHECK(default_profile_for("pdfsig") == SlotProfile::Sign);
     CHECK(default_profile_for("Firefox") == SlotProfile::Auth);
     // Thunderbird signs mail (S/MIME) with the signature token: it sees both (issue 8).
     CHECK(default_profile_for("thunderbird") == SlotProfile::Both);

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# JPKI_PKCS11_ALWAYS_AUTH=1 (docs/module.md): the sign key is CKA_ALWAYS_AUTHENTICATE, so every
+# signature needs C_Login(CKU_CONTEXT_SPECIFIC) with the signature password, on top of the login
+# (issue 10). What each program does with it, on the card's APDU trace:
+# - pkcs11-tool and cmsutil (-f pinfile) answer the extra login with the password they have:
+#   one VERIFY for the login, one more per signature, and they sign;
+# - pdfsig with -kpw signs the same way (its two signatures: two extra VERIFYs);
+# - pdfsig without -kpw hands the context login the empty password it was given, as LibreOffice's
+#   PDF signing does (its NSS callback returns its empty argument): refused by its form before
+#   any APDU (CKR_PIN_LEN_RANGE), no signature, no try spent; pdfsig exits 3.
+source "$(dirname "$0")/lib-nss.sh"
+need pdfsig poppler-utils
+need certutil libnss3-tools
+need cmsutil libnss3-tools
+need pkcs11-tool opensc
+need python3 python3
+e2e_setup
+
+db=$work/nssdb
+nss_new_db "$db"
+head -c 1000 /dev/urandom >"$work/data"
+python3 - "$work/in.pdf" <<'PY' || fail "cannot write the test PDF"
+import sys
+objs = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>"]
+out = bytearray(b"%PDF-1.7\n")
+offsets = []
+for n, body in enumerate(objs, 1):
+    offsets.append(len(out))
+    out += b"%d 0 obj\n" % n + body + b"\nendobj\n"
+xref = len(out)
+out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
+for o in offsets:
+    out += b"%010d 00000 n \n" % o
+out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
+open(sys.argv[1], "wb").write(out)
+PY
+
+step() {  # step NAME COMMAND...: output and status in $work/NAME.out, a marker in the trace
+    local name=$1; shift
+    JPKI_PKCS11_ALWAYS_AUTH=1 JPKI_PKCS11_LOG=info nss "$@" >"$work/$name.out" 2>&1
+    echo "rc=$?" >>"$work/$name.out"
+    echo "== $name" >>"$work/trace"
+}
+export -f step nss
+export work db module SIGN_NICK SIGN_PIN E2E_CLIENT_TIMEOUT
+segment() {
+    awk -v name="== $1" '$0 == name {exit} /^== / {lines = ""; next} {lines = lines $0 "\n"}
+                         END {printf "%s", lines}' "$work/trace"
+}
+# expect NAME RC VERIFYS SIGNATURES: exit status, signature-password VERIFYs, 80 2A commands.
+expect() {
+    local got_rc verifies signatures
+    got_rc=$(sed -n 's/^rc=//p' "$work/$1.out")
+    segment "$1" >"$work/$1.trace"
+    verifies=$(pin_verifies "$work/$1.trace" | grep -c '^001B 06 9000$' || true)
+    signatures=$(card_signatures "$work/$1.trace")
+    echo "$1: rc=$got_rc VERIFY=$verifies 80 2A=$signatures"
+    [ "$got_rc" = "$2" ] || fail "$1: exit status $got_rc, expected $2"
+    [ "$verifies" = "$3" ] || fail "$1: $verifies signature password VERIFYs, expected $3"
+    [ "$signatures" = "$4" ] || fail "$1: $signatures signatures, expected $4"
+    ! pin_verifies "$work/$1.trace" | grep -qv '^001B 06 9000$' || fail "$1: another PIN VERIFY: $(pin_verifies "$work/$1.trace")"
+}
+
+printf '%s\n' "$SIGN_PIN" >"$work/pin-sign"
+write_card_state "$work/state" 3 5
+in_vcard --state "$work/state" -- bash -c '
+    step pkcs11-tool pkcs11-tool --module "$module" --token-label "JPKI (Digital Signature PIN)" --login \
+        --pin "$SIGN_PIN" --sign -m SHA256-RSA-PKCS --id 02 -i "$work/data" -o "$work/data.sig"
+    step cmsutil cmsutil -S -N "$SIGN_NICK" -Y NONE -d "sql:$db" -f "$work/pin-sign" -i "$work/data" -o "$work/data.p7"
+    step pdfsig-kpw pdfsig -add-signature -nssdir "sql:$db" -nss-pwd "$SIGN_PIN" -kpw "$SIGN_PIN" \
+        -nick "$SIGN_NICK" "$work/in.pdf" "$work/kpw.pdf"
+    step pdfsig-no-kpw pdfsig -add-signature -nssdir "sql:$db" -nss-pwd "$SIGN_PIN" \
+        -nick "$SIGN_NICK" "$work/in.pdf" "$work/no-kpw.pdf"
+' || fail "with-vcard failed"
+for s in pkcs11-tool cmsutil pdfsig-kpw pdfsig-no-kpw; do echo "==== $s"; cat "$work/$s.out"; done
+
+expect pkcs11-tool 0 2 1
+expect cmsutil 0 2 1
+expect pdfsig-kpw 0 3 2
+expect pdfsig-no-kpw 3 1 0
+grep -q 'CKR_PIN_LEN_RANGE' "$work/pdfsig-no-kpw.out" || fail "the empty context password was not refused by its form"
+[ -e "$work/no-kpw.pdf" ] && fail "pdfsig wrote a PDF without a signature"
+[ "$(state_value "$work/state" sign_tries)" = 5 ] || fail "a try was spent: sign_tries=$(state_value "$work/state" sign_tries)"
+openssl cms -verify -binary -inform DER -in "$work/data.p7" -content "$work/data" -CAfile "$pki/sign-ca.pem" \
+    -out /dev/null || fail "the cmsutil signature does not verify"
+echo PASS
