@@ -10,7 +10,7 @@
 #       trace (OUT/lo-trace), the helper's verdicts (OUT/result.json), the signed PDF if any
 #       (OUT/work/signed.pdf). Extra environment for soffice.bin: LO_ENV=("NAME=value" ...).
 #       LO_DRIVER: the UNO driver run (default libreoffice_sign.py, the PDF export);
-#       LO_TRUST_SIGN_CA=1: the test signing CA is trusted in OUT/nss (certutil -t C,C,C), as a
+#       LO_TRUST_SIGN_CA=1: the test signing CA is trusted in OUT/nss (certutil -t ",C,", as jpki setup --trust sets it), as a
 #       user trusts the J-LIS signing CA to see signatures as valid (docs/trust.md).
 #   lo_result KEY...               prints a value from OUT/result.json (python expression path)
 #   lo_check_nothing_left OUT      fails if a soffice.bin of this session still runs
@@ -54,7 +54,7 @@ lo_session() {
         modutil -dbdir "sql:$OUT/nss" -add jpki-pkcs11 -libfile "$MODULE" -force >"$OUT/modutil.log" 2>&1 || exit 11
         modutil -dbdir "sql:$OUT/nss" -list >>"$OUT/modutil.log" 2>&1
         if [ "$TRUST_CA" = 1 ]; then
-            certutil -A -d "sql:$OUT/nss" -n "jpki test signing CA" -t C,C,C -i "$PKI/sign-ca.der" || exit 12
+            certutil -A -d "sql:$OUT/nss" -n "jpki test signing CA" -t ",C," -i "$PKI/sign-ca.der" || exit 12
         fi
         n0=$(wc -l <"$OUT/trace")
         env "${@}" timeout -k 10 200 "$PYTHON" "$HERE/$DRIVER" --nssdb "$OUT/nss" \
