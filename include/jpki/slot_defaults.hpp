@@ -14,8 +14,9 @@
 //
 // OpenSSH logs in to servers, which is what the authentication key is for; the signature key
 // (keyUsage nonRepudiation) signs documents and has no place in ssh (issue 9). ssh and ssh-keygen
-// load the module themselves (ssh -I, PKCS11Provider, ssh-keygen -D); ssh-agent loads it in
-// ssh-pkcs11-helper (its process name cut to 15 characters), which `ssh-add -s` asks to log in to
+// load the module themselves (ssh -I, PKCS11Provider, ssh-keygen -D) in OpenSSH 9.2 (Debian 12);
+// ssh-agent loads it in ssh-pkcs11-helper (its process name cut to 15 characters; later upstream
+// OpenSSH runs ssh's own PKCS#11 keys there too), which `ssh-add -s` asks to log in to
 // every token with its one "Enter passphrase for PKCS#11:" answer, naming no token. With both
 // tokens, an answer of the signature password's form goes to the sign slot: a wrong one costs a
 // signature try (5 in all), the right one puts the signature key in the agent, which then offers
