@@ -28,6 +28,8 @@
 #include <optional>
 #include <span>
 #include <sstream>
+#include <string_view>
+#include <vector>
 
 #include <unistd.h>
 
@@ -343,18 +345,31 @@ void check_slots(Report& report) {
         slots.push_back({{"program", std::string(program_word(program))}, {"process_names", names_json}, {"tokens", slots_word(chosen)}});
         report.add("slots", Status::Info, msg(tr("{0} ({1}) sees {2}."), program_name(program), list, slots_text(chosen)));
     }
-    // Rows of the table for programs jpki has no database for (pdfsig: it is given one with
-    // -nssdir), each under its process name, so that the whole table is shown; "soffice" is
-    // LibreOffice's launcher, already shown with LibreOffice.
-    for (const auto& row : kProcessSlots) {
-        const bool known = std::any_of(kAllPrograms.begin(), kAllPrograms.end(), [&](Program program) {
-            const auto names = process_names(program);
-            return std::find(names.begin(), names.end(), row.process_name) != names.end();
-        });
-        if (known || row.process_name == "soffice") continue;
-        const std::string name(row.process_name);
-        slots.push_back({{"program", name}, {"process_names", nlohmann::json::array({name})}, {"tokens", slots_word(row.slots)}});
-        report.add("slots", Status::Info, msg(tr("{0} sees {1}."), name, slots_text(row.slots)));
+    // The table's other programs (pdfsig, OpenSSH: jpki has no database for them), one line each
+    // under the table's program name with the commands that run its processes, so that the whole
+    // table is shown; rows of one program are adjacent in the table (a program whose rows differ in
+    // slots gets a line for each).
+    for (auto row = kProcessSlots.begin(); row != kProcessSlots.end();) {
+        const auto end = std::find_if(row, kProcessSlots.end(), [&](const ProcessSlots& next) { return next.program != row->program || next.slots != row->slots; });
+        const bool shown = std::any_of(kAllPrograms.begin(), kAllPrograms.end(), [&](Program program) { return program_name(program) == row->program; });
+        if (!shown) {
+            nlohmann::json names_json = nlohmann::json::array();
+            std::vector<std::string_view> commands;
+            for (auto it = row; it != end; ++it) {
+                names_json.push_back(std::string(it->process_name));
+                if (std::find(commands.begin(), commands.end(), it->command) == commands.end()) commands.push_back(it->command);
+            }
+            const std::string name(row->program);
+            slots.push_back({{"program", lower(name)}, {"process_names", names_json}, {"tokens", slots_word(row->slots)}});
+            if (commands.size() == 1 && commands.front() == row->program) {
+                report.add("slots", Status::Info, msg(tr("{0} sees {1}."), name, slots_text(row->slots)));
+            } else {
+                std::string list;
+                for (const auto command : commands) list += (list.empty() ? "" : ", ") + std::string(command);
+                report.add("slots", Status::Info, msg(tr("{0} ({1}) sees {2}."), name, list, slots_text(row->slots)));
+            }
+        }
+        row = end;
     }
     report.add("slots", Status::Info, msg(tr("Other programs (modutil, certutil, p11tool, ...) see {}."), slots_text(DefaultSlots::Both)));
     report.json["slots"] = slots;

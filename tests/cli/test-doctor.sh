@@ -3,10 +3,11 @@
 # every NSS database set up, the one finding left is the p11-kit registration (and its printed fix,
 # run as printed, makes everything well: exit 0); pcscd stopped; a pcscd without readers; a
 # profile without the module (fix: jpki setup firefox); modutil and p11-kit missing; which tokens
-# each program sees (Thunderbird: both); --json fields; root's ~/.config/pkcs11 (which p11-kit
-# ignores) not counted, the fix naming p11-kit's own folder; --json with a profile name that is
-# not UTF-8; a file that is no module; damaged and read-only databases (fix: the database, not
-# jpki setup); a missing profile folder in setup's words. Exact lines, in English and Japanese.
+# each program sees (Thunderbird: both; OpenSSH's three process names on one line); --json fields;
+# root's ~/.config/pkcs11 (which p11-kit ignores) not counted, the fix naming p11-kit's own folder;
+# --json with a profile name that is not UTF-8; a file that is no module; damaged and read-only
+# databases (fix: the database, not jpki setup); a missing profile folder in setup's words. Exact
+# lines, in English and Japanese.
 # As root (p11-kit reads only its system folders then) each case runs in a private mount namespace
 # where p11-kit's module folder is the test's own, so that printed fixes can be run as printed.
 source "$(dirname "$0")/lib.sh"
@@ -151,12 +152,16 @@ slots-ja)
     expect_line out "[info] LibreOffice (libreoffice) sees the signature token only."
     # pdfsig's one password would go to both tokens (issue 10): the table gives it the sign slot.
     expect_line out "[info] pdfsig sees the signature token only."
+    # OpenSSH's three process names are one line, under the commands users type (issue 9).
+    expect_line out "[info] OpenSSH (ssh, ssh-keygen, ssh-agent) sees the authentication token only."
+    expect_no_text out "ssh-pkcs11-help"
     run_jpki ja doctor --module "$MODULE"
     expect_line out "[情報] Thunderbird（thunderbird）から見えるのは両方のトークンです。"
     # The commands users know, not /proc's 15-character process name chromium-browse.
     expect_line out "[情報] Chrome/Chromium（google-chrome, chromium）から見えるのは利用者証明用のトークンのみです。"
     expect_no_text out "chromium-browse"
     expect_line out "[情報] pdfsig から見えるのは署名用のトークンのみです。"
+    expect_line out "[情報] OpenSSH（ssh, ssh-keygen, ssh-agent）から見えるのは利用者証明用のトークンのみです。"
     # A configuration file's `slots` replaces the defaults for every program.
     mkdir -p "$HOME/.config" && printf 'slots = sign\n' >"$HOME/.config/jpki-pkcs11.conf"
     run_jpki en doctor --module "$MODULE"
@@ -176,7 +181,9 @@ assert d["module"] == {"path": module, "installed": True, "p11kit_registered": F
 states = {(x["program"], x["state"]) for x in d["nss_databases"]}
 assert states == {("firefox", "loaded"), ("chrome", "loaded"), ("libreoffice", "loaded")}, states
 slots = {x["program"]: x["tokens"] for x in d["slots"]}
-assert slots == {"firefox": "auth", "thunderbird": "both", "chrome": "auth", "libreoffice": "sign", "pdfsig": "sign"}, slots
+assert slots == {"firefox": "auth", "thunderbird": "both", "chrome": "auth", "libreoffice": "sign", "pdfsig": "sign", "openssh": "auth"}, slots
+openssh = [x for x in d["slots"] if x["program"] == "openssh"]
+assert openssh == [{"program": "openssh", "process_names": ["ssh", "ssh-keygen", "ssh-pkcs11-help"], "tokens": "auth"}], openssh
 actions = [f for f in d["findings"] if f["status"] == "action"]
 assert [f["check"] for f in actions] == ["p11-kit"], actions
 assert actions[0]["fix"].startswith("mkdir -p " + sys.argv[4] + " && echo 'module: " + module), actions

@@ -12,21 +12,30 @@
 #   download + dpkg-deb -x into the build folder, once): installing the package would enable and
 #   start an ssh service on port 22. It runs as the test user (an unprivileged sshd needs no
 #   privilege-separation user, no /run/sshd, no PAM), so only that user can log in.
+# - No JPKI_PKCS11_SLOTS until step 5 (unset if the caller has it): the module's table (include/jpki/slot_defaults.hpp) shows
+#   ssh, ssh-keygen and ssh-agent's ssh-pkcs11-helper the authentication token only (issue 9).
+#   Every step checks that the card's trace has no SELECT of the signature token's files (EF
+#   0001, 0002, 001A, 001B; docs/card.md), which the module reads as soon as it shows that token.
 # - Steps, each checked on the card's trace (with-vcard.sh --trace) too:
 #   1. `ssh-keygen -D` gives the authorized_keys line (grep "User Authentication Public Key"): it
-#      must be the key of tests/pki/auth-cert.pem, read with no PIN and no VERIFY.
-#   2. `JPKI_PKCS11_SLOTS=auth ssh -I <module>` with the PIN through SSH_ASKPASS
+#      must be the key of tests/pki/auth-cert.pem, read with no PIN and no VERIFY; the signing
+#      CA's key is not listed.
+#   2. `ssh -I <module>` with the PIN through SSH_ASKPASS
 #      (SSH_ASKPASS_REQUIRE=force; the askpass program reads it from a file) logs in and runs a
 #      command whose output is checked; one prompt, one VERIFY of EF 0018. The same with
 #      `PKCS11Provider <module>` in the configuration file instead of -I.
 #   3. A wrong-format PIN (3 digits) is refused before any APDU: the login fails cleanly (ssh
 #      exits 255, "Permission denied (publickey)", sshd accepts nothing) and no VERIFY reaches the
 #      card.
-#   4. The agent as the docs give it: `eval "$(JPKI_PKCS11_SLOTS=auth ssh-agent -s)"`,
+#   4. The agent as the docs give it: `eval "$(ssh-agent -s)"`,
 #      `ssh-add -s <installed path>` (the default allow-list /usr/lib*/*,/usr/local/lib*/* accepts
-#      it; a 3-digit PIN is refused first, no VERIFY, no key added), ssh through the agent,
+#      it; a 3-digit PIN is refused first, no VERIFY, no key added; so is the signature password,
+#      which ssh-add's "Enter passphrase for PKCS#11:" invites and which would otherwise go to the
+#      signature token: no VERIFY, no signature key in the agent), ssh through the agent,
 #      `ssh-add -e`; the build folder's module is refused by that
 #      agent, and accepted by one started with `-P <its full path>`.
+#   5. `JPKI_PKCS11_SLOTS=both ssh -I` still logs in with the authentication key, one prompt, and
+#      the trace shows the signature token's files read: the variable overrides the table.
 # Exit 0 pass, 77 skip (outside CI only: not root, or a tool missing), anything else fail.
 # KEEP_WORK=1 keeps the scratch folder (logs, trace). JPKI_E2E_SSH_PORT sets sshd's port (inside
 # the private network namespace; default 42122).
@@ -54,6 +63,9 @@ missing() {
 # VERIFY APDUs carrying a PIN in the card's trace, one line each ("0020008004******** 9000"). A
 # VERIFY without data only reads the tries left (docs/card.md) and is not counted.
 verifies() { awk '!/^#/ && substr(toupper($1), 3, 2) == "20" && length($1) > 8' "$1"; }
+# SELECTs of the signature token's files (signing certificate, its CA, private key, password EF;
+# docs/card.md), one line each ("00A4020C02001B 9000").
+sign_files() { awk '!/^#/ && toupper($1) ~ /^00A4020C02(0001|0002|001A|001B)$/' "$1"; }
 
 # ---------------------------------------------------------------------------------------------
 # Middle part: the COMMAND of with-vcard.sh. Runs the inner part in the namespaces; unshare
@@ -88,13 +100,18 @@ if [ "${1:-}" = --inner ]; then
     # 1. The public key, as docs/ssh.md gives it. No PIN: the askpass program fails if asked.
     mark=$(wc -l <"$trace")
     SSH_ASKPASS="$work/no-askpass" SSH_ASKPASS_REQUIRE=force \
-        ssh-keygen -D /usr/lib/x86_64-linux-gnu/pkcs11/jpki-pkcs11.so | grep "User Authentication Public Key" \
-        >"$work/authorized_keys" 2>"$work/keygen.err" || { cat "$work/keygen.err" >&2; fail "ssh-keygen -D gave no 'User Authentication Public Key' line"; }
+        ssh-keygen -D /usr/lib/x86_64-linux-gnu/pkcs11/jpki-pkcs11.so >"$work/keygen.out" 2>"$work/keygen.err" ||
+        { cat "$work/keygen.err" >&2; fail "ssh-keygen -D failed"; }
+    grep "User Authentication Public Key" "$work/keygen.out" >"$work/authorized_keys" ||
+        { cat "$work/keygen.out" "$work/keygen.err" >&2; fail "ssh-keygen -D gave no 'User Authentication Public Key' line"; }
+    ! grep -q "JPKI for digital signature" "$work/keygen.out" ||
+        { cat "$work/keygen.out" >&2; fail "ssh-keygen -D listed the signing CA's key: it sees the signature token"; }
     [ "$(wc -l <"$work/authorized_keys")" = 1 ] || fail "ssh-keygen -D gave more than one authentication key: $(cat "$work/authorized_keys")"
     read -r type blob _ <"$work/authorized_keys"
     read -r etype eblob _ <"$work/expected.pub"
     [ "$type $blob" = "$etype $eblob" ] || fail "ssh-keygen -D's key is not the authentication certificate's: $(cat "$work/authorized_keys")"
     [ -z "$(tail -n +"$((mark + 1))" "$trace" | verifies /dev/stdin)" ] || fail "ssh-keygen -D made the card verify a PIN"
+    [ -z "$(tail -n +"$((mark + 1))" "$trace" | sign_files /dev/stdin)" ] || fail "ssh-keygen -D read the signature token's files"
     note "ok: ssh-keygen -D: $(cut -c1-40 "$work/authorized_keys")... ($(cut -d' ' -f3- "$work/authorized_keys"))"
 
     # sshd, as the test user, on loopback of this namespace only.
@@ -125,7 +142,7 @@ if [ "${1:-}" = --inner ]; then
     show() { for f in err out askpass.log step-trace; do echo "--- $f"; cat "$work/$f"; done >&2; tail -n 20 "$work/sshd.log" >&2; }
 
     # 3 first, so that the card has all its tries: a wrong-format PIN never reaches the card.
-    login 123 env -u SSH_AUTH_SOCK JPKI_PKCS11_SLOTS=auth \
+    login 123 env -u SSH_AUTH_SOCK \
         ssh -F "$work/ssh_config" -I /usr/lib/x86_64-linux-gnu/pkcs11/jpki-pkcs11.so "$user@127.0.0.1" "$remote"
     { [ "$status" = 255 ] && grep -q 'PKCS#11 login failed: PIN length out of range' "$work/err" &&
         grep -q 'Permission denied (publickey)' "$work/err"; } ||
@@ -136,25 +153,27 @@ if [ "${1:-}" = --inner ]; then
     note "ok: a 3-digit PIN: refused, no VERIFY sent; ssh said: $(tr '\n' ' ' <"$work/err")"
 
     # 2. ssh -I, as the docs give it (the test adds only -F: the server's address and host key).
-    login 1234 env -u SSH_AUTH_SOCK JPKI_PKCS11_SLOTS=auth \
+    login 1234 env -u SSH_AUTH_SOCK \
         ssh -F "$work/ssh_config" -I /usr/lib/x86_64-linux-gnu/pkcs11/jpki-pkcs11.so "$user@127.0.0.1" "$remote"
     { [ "$status" = 0 ] && [ "$(cat "$work/out")" = "$expected" ]; } || { show; fail "ssh -I: status $status, output '$(cat "$work/out")'"; }
     accepted_since || { show; fail "ssh -I: sshd logged no accepted public key"; }
     grep -qx "Enter PIN for 'JPKI (User Authentication PIN)': " "$work/askpass.log" ||
         { show; fail "ssh -I: the one PIN prompt should name the authentication token"; }
     [ "$(verifies "$work/step-trace" | grep -c .)" = 1 ] || { show; fail "ssh -I: expected one VERIFY"; }
+    [ -z "$(sign_files "$work/step-trace")" ] || { show; fail "ssh -I read the signature token's files: it sees that token"; }
     note "ok: ssh -I: '$(cat "$work/out")'; prompt: $(cat "$work/askpass.log")"
 
     # The same with PKCS11Provider in the configuration file instead of -I.
-    login 1234 env -u SSH_AUTH_SOCK JPKI_PKCS11_SLOTS=auth \
+    login 1234 env -u SSH_AUTH_SOCK \
         ssh -F "$work/ssh_config_provider" "$user@127.0.0.1" "$remote"
     { [ "$status" = 0 ] && [ "$(cat "$work/out")" = "$expected" ] && accepted_since; } ||
         { show; fail "PKCS11Provider in the configuration: status $status, output '$(cat "$work/out")'"; }
     [ "$(verifies "$work/step-trace" | grep -c .)" = 1 ] || { show; fail "PKCS11Provider: expected one VERIFY"; }
+    [ -z "$(sign_files "$work/step-trace")" ] || { show; fail "PKCS11Provider: the signature token's files were read"; }
     note "ok: PKCS11Provider: '$(cat "$work/out")'"
 
     # 4. The agent as the docs give it; it ends with the namespace if the test is stopped.
-    eval "$(JPKI_PKCS11_SLOTS=auth ssh-agent -s)" >/dev/null || fail "ssh-agent did not start"
+    eval "$(ssh-agent -s)" >/dev/null || fail "ssh-agent did not start"
     login 1234 ssh-add -s "$module"
     { [ "$status" != 0 ] && grep -q 'agent refused operation' "$work/err"; } ||
         { show; fail "ssh-agent without -P should refuse the build folder's module, ssh-add said (status $status)"; }
@@ -165,6 +184,15 @@ if [ "${1:-}" = --inner ]; then
         { show; fail "ssh-add -s with a 3-digit PIN should be refused, status $status"; }
     [ -z "$(verifies "$work/step-trace")" ] || { show; fail "ssh-add -s: a 3-digit PIN reached the card as a VERIFY"; }
     ! ssh-add -l 2>/dev/null | grep -q 'User Authentication' || fail "ssh-add -s with a 3-digit PIN left a key in the agent"
+    # The signature password (the test card's, well-formed and right): the helper hands ssh-add's
+    # one answer to every token it sees. The authentication token refuses it by its form.
+    login ABC123 ssh-add -s /usr/lib/x86_64-linux-gnu/pkcs11/jpki-pkcs11.so
+    { [ "$status" != 0 ] && grep -q 'agent refused operation' "$work/err"; } ||
+        { show; ssh-add -l >&2; fail "ssh-add -s with the signature password should be refused (the agent must not see the signature token), status $status"; }
+    [ -z "$(verifies "$work/step-trace")" ] || { show; fail "ssh-add -s: the signature password reached the card as a VERIFY"; }
+    [ -z "$(sign_files "$work/step-trace")" ] || { show; fail "ssh-add -s: the agent's helper read the signature token's files"; }
+    ! ssh-add -l 2>/dev/null | grep -q 'Digital Signature' || fail "the signature key is in the agent"
+    note "ok: ssh-add -s with the signature password: refused, no VERIFY, no signature key in the agent"
     login 1234 ssh-add -s /usr/lib/x86_64-linux-gnu/pkcs11/jpki-pkcs11.so
     [ "$status" = 0 ] || { show; fail "ssh-add -s $installed: status $status"; }
     grep -qx "Enter passphrase for PKCS#11: " "$work/askpass.log" || { show; fail "ssh-add -s: unexpected PIN prompt"; }
@@ -178,7 +206,7 @@ if [ "${1:-}" = --inner ]; then
     ssh-agent -k >/dev/null
     note "ok: ssh-agent + ssh-add -s $installed + ssh: '$(cat "$work/out")'; ssh-add -e removed it"
 
-    eval "$(JPKI_PKCS11_SLOTS=auth ssh-agent -s -P "$module")" >/dev/null || fail "ssh-agent -P did not start"
+    eval "$(ssh-agent -s -P "$module")" >/dev/null || fail "ssh-agent -P did not start"
     login 1234 ssh-add -s "$module"
     [ "$status" = 0 ] || { show; fail "ssh-add -s $module with ssh-agent -P $module: status $status"; }
     login 1234 ssh -F "$work/ssh_config" "$user@127.0.0.1" "$remote"
@@ -186,11 +214,23 @@ if [ "${1:-}" = --inner ]; then
     ssh-agent -k >/dev/null
     unset SSH_AGENT_PID
     note "ok: ssh-agent -P $module + ssh-add -s + ssh: '$(cat "$work/out")'"
+
+    # 5. The variable still overrides the table: ssh sees both tokens (and still logs in with the
+    # authentication key, the only one it finds before a login).
+    login 1234 env -u SSH_AUTH_SOCK JPKI_PKCS11_SLOTS=both \
+        ssh -F "$work/ssh_config" -I /usr/lib/x86_64-linux-gnu/pkcs11/jpki-pkcs11.so "$user@127.0.0.1" "$remote"
+    { [ "$status" = 0 ] && [ "$(cat "$work/out")" = "$expected" ] && accepted_since; } ||
+        { show; fail "JPKI_PKCS11_SLOTS=both ssh -I: status $status, output '$(cat "$work/out")'"; }
+    [ "$(grep -c . "$work/askpass.log")" = 1 ] || { show; fail "JPKI_PKCS11_SLOTS=both ssh -I: expected one PIN prompt"; }
+    [ "$(verifies "$work/step-trace" | grep -c .)" = 1 ] || { show; fail "JPKI_PKCS11_SLOTS=both ssh -I: expected one VERIFY"; }
+    [ -n "$(sign_files "$work/step-trace")" ] || { show; fail "JPKI_PKCS11_SLOTS=both ssh -I: the signature token's files were not read, the variable did not override the table"; }
+    note "ok: JPKI_PKCS11_SLOTS=both ssh -I: logged in, and the module read the signature token's files"
     exit 0
 fi
 
 # ---------------------------------------------------------------------------------------------
-# Outer part.
+# Outer part. The steps check the module's defaults, which the caller's variable would replace.
+unset JPKI_PKCS11_SLOTS
 [ "$(id -u)" = 0 ] || missing "e2e.ssh needs root (a private mount namespace and an unprivileged sshd user)"
 for tool in ssh ssh-keygen ssh-agent ssh-add; do
     command -v "$tool" >/dev/null || missing "$tool not found (Debian package openssh-client)"

@@ -19,6 +19,12 @@ TEST_CASE("config: the slot profile follows the process name", "[token][config]"
     // pdfsig hands its one password to every token wanting a login (issue 10).
     CHECK(default_profile_for("pdfsig") == SlotProfile::Sign);
     CHECK(default_profile_for("Firefox") == SlotProfile::Auth);
+    // OpenSSH logs in with the authentication key; ssh-add -s hands its one answer to every token
+    // (issue 9). ssh-agent loads the module in ssh-pkcs11-helper, "ssh-pkcs11-help" in /proc.
+    CHECK(default_profile_for("ssh") == SlotProfile::Auth);
+    CHECK(default_profile_for("ssh-keygen") == SlotProfile::Auth);
+    CHECK(default_profile_for("ssh-pkcs11-help") == SlotProfile::Auth);
+    CHECK(default_profile_for("ssh-add") == SlotProfile::Both);  // does not load the module
     // Thunderbird signs mail (S/MIME) with the signature token: it sees both (issue 8).
     CHECK(default_profile_for("thunderbird") == SlotProfile::Both);
     CHECK(default_profile_for("thunderbird-bin") == SlotProfile::Both);
@@ -50,6 +56,14 @@ TEST_CASE("config: pReserved beats the environment, which beats the files", "[to
     CHECK(config.slots == SlotProfile::Sign);
     CHECK(config.always_authenticate);
     CHECK(config.slots_reason == "C_Initialize pReserved");
+}
+
+TEST_CASE("config: JPKI_PKCS11_SLOTS overrides ssh's default", "[token][config]") {
+    ConfigSources sources;
+    sources.process_name = "ssh-pkcs11-help";
+    CHECK(resolve_config(sources).slots == SlotProfile::Auth);
+    sources.environment["JPKI_PKCS11_SLOTS"] = "both";
+    CHECK(resolve_config(sources).slots == SlotProfile::Both);
 }
 
 TEST_CASE("config: a typo is an error, never a silent default", "[token][config]") {
