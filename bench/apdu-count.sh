@@ -568,13 +568,15 @@ if [ "$readme" = 1 ]; then
         printf '| %s. %s | %s | %s | %s | %s |\n' "$flow" "$(flow_name "$flow")" "${ttext:-—}" \
             "$(IFS='|'; echo "${cells[*]}" | sed 's/|/ \/ /g')" "$scell" "$tcell"
     done
+    echo
     if [ "$cpu_signatures" -gt 0 ]; then
-        echo
         printf 'CPU per signature (%s): jpki-pkcs11 %s, OpenSC %s.\n' \
             "$cpu_variant" "$(cpu_text ours)" "$(cpu_text opensc)"
     fi
     for v in $variants; do
-        [ "${variant_ok[$v]}" = 1 ] || echo "- $v: variant not supported by this jpki-vcard"
+        if [ "${variant_ok[$v]}" != 1 ]; then echo "- $v: variant not supported by this jpki-vcard"
+        elif [ -z "${variant_switches[$v]}" ]; then echo "- $v: this jpki-vcard has no variant switches; its defaults"
+        fi
     done
     echo
     rules
