@@ -68,7 +68,8 @@
 # issue 11, default card) less their GET CHALLENGEs. Printed met / not met; never an exit status.
 #
 # Environment: JPKI_BUILD_DIR (default <repo>/build); JPKI_VCARD (another jpki-vcard, as
-# with-vcard.sh takes it); BENCH_PORTS (default 42500-42599: the TLS server's port range).
+# with-vcard.sh takes it); BENCH_PORTS (default 42500-42599: the TLS server's port range);
+# BENCH_TIMEOUT (default 60): seconds a flow's command may take before it is stopped ("n/a").
 # bench-sign-n (flow 4) is taken from <build>/bench/bench-sign-n (CMake target bench-sign-n) or,
 # when absent, compiled from bench/sign-n.cpp into a scratch folder with c++ and pkg-config
 # p11-kit-1.
@@ -140,6 +141,8 @@ for v in $variants; do [[ " $all_variants " == *" $v "* ]] || die "unknown varia
 ports=${BENCH_PORTS:-42500-42599}
 [[ $ports =~ ^([0-9]+)-([0-9]+)$ ]] || die "BENCH_PORTS wants FIRST-LAST"
 port_first=${BASH_REMATCH[1]} port_last=${BASH_REMATCH[2]}
+run_timeout=${BENCH_TIMEOUT:-60}
+[[ $run_timeout =~ ^[1-9][0-9]*$ ]] || die "BENCH_TIMEOUT wants seconds"
 
 needs_flow() { local f; for f in "$@"; do [[ " $flows " == *" $f "* ]] && return 0; done; return 1; }
 
@@ -308,9 +311,10 @@ run_flow() {
     local tag=$variant-$role-f$flow
     local trace=$out/$tag.trace log=$out/$tag.log sig=$work/$tag.sig db=$work/db-$tag
     local cmd sw
+    # Every command is bounded in time (a module that hangs gives n/a, not a stuck benchmark).
     # NSS tools as lib-nss.sh's nss() runs them: no controlling terminal (a missing password
-    # fails instead of prompting), stdin closed, bounded in time.
-    local nss=(setsid -w timeout -k 5 "$E2E_CLIENT_TIMEOUT")
+    # fails instead of prompting), stdin closed.
+    local bound=(timeout -k 5 "$run_timeout") nss=(setsid -w timeout -k 5 "$run_timeout")
     read -ra sw <<<"${variant_switches[$variant]}"
     rm -f "$trace" "$sig"
     if [ "$flow" -ge 6 ]; then
@@ -318,12 +322,12 @@ run_flow() {
         rm -rf "$db"; cp -r "$work/nssdb-$role" "$db"
     fi
     case $flow in
-        1) cmd=(pkcs11-tool --module "$module" -L) ;;
-        2) cmd=(pkcs11-tool --module "$module" --token-label "$AUTH_TOKEN" -O) ;;
-        3) cmd=(pkcs11-tool --module "$module" --token-label "$AUTH_TOKEN" --login --pin "$AUTH_PIN"
+        1) cmd=("${bound[@]}" pkcs11-tool --module "$module" -L) ;;
+        2) cmd=("${bound[@]}" pkcs11-tool --module "$module" --token-label "$AUTH_TOKEN" -O) ;;
+        3) cmd=("${bound[@]}" pkcs11-tool --module "$module" --token-label "$AUTH_TOKEN" --login --pin "$AUTH_PIN"
                 --sign --id 01 -m SHA256-RSA-PKCS -i "$work/data.bin" -o "$sig") ;;
-        4) cmd=("$sign_n" "$module" "$signatures" "$AUTH_TOKEN" "$AUTH_PIN" 01) ;;
-        5) cmd=(pkcs11-tool --module "$module" --token-label "$SIGN_TOKEN" --login --pin "$SIGN_PIN"
+        4) cmd=("${bound[@]}" "$sign_n" "$module" "$signatures" "$AUTH_TOKEN" "$AUTH_PIN" 01) ;;
+        5) cmd=("${bound[@]}" pkcs11-tool --module "$module" --token-label "$SIGN_TOKEN" --login --pin "$SIGN_PIN"
                 --sign --label "Digital Signature Key" -m SHA256-RSA-PKCS -i "$work/data.bin" -o "$sig") ;;
         6) cmd=("${nss[@]}" certutil -L -d "sql:$db" -h "$AUTH_TOKEN" -f "$work/pin-auth") ;;
         7) cmd=("${nss[@]}" certutil -L -d "sql:$db") ;;
@@ -342,7 +346,11 @@ run_flow() {
         cat "$log" >&2
         die "the virtual card never started (see above)"
     fi
-    [ "$rc" = 0 ] || { echo "exit status $rc" >>"$log"; return 1; }
+    case $rc in
+        0) ;;
+        124|137) echo "timed out after $run_timeout s (BENCH_TIMEOUT)" >>"$log"; return 1 ;;
+        *) echo "exit status $rc" >>"$log"; return 1 ;;
+    esac
     case $flow in
         3|5|9) [ -s "$sig" ] || { echo "no signature written" >>"$log"; return 1; } ;;
         4) grep -q "^OK $signatures signatures" "$log" || return 1 ;;
@@ -488,7 +496,7 @@ if [ "$cpu_signatures" -gt 0 ] && [ -n "$cpu_variant" ]; then
         for run in 1 2 3; do
             log=$out/cpu-$role-$run.log
             "$with_vcard" ${vcard_args[@]+"${vcard_args[@]}"} ${sw[@]+"${sw[@]}"} -- \
-                "$sign_n" "$module" "$cpu_signatures" "$AUTH_TOKEN" "$AUTH_PIN" 01 </dev/null >"$log" 2>&1
+                timeout -k 5 "$run_timeout" "$sign_n" "$module" "$cpu_signatures" "$AUTH_TOKEN" "$AUTH_PIN" 01 </dev/null >"$log" 2>&1
             u=$(sed -n 's/^cpu_us_per_signature //p' "$log")
             [ -n "$u" ] || continue
             if [ -z "${res_cpu[$role]:-}" ] || awk -v a="$u" -v b="${res_cpu[$role]}" 'BEGIN { exit !(a < b) }'; then
