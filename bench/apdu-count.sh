@@ -88,7 +88,8 @@
 #   EF; after the JPKI driver has matched, no other driver speaks. A JPKI-looking command (SELECT
 #   EF, READ BINARY, VERIFY, SIGN) counted foreign is flagged in the audit, since the rule would
 #   then be wrong about it. (A READ BINARY with a short EF identifier needs no SELECT EF, but it
-#   follows the JPKI AP select like any other JPKI command.)
+#   follows the JPKI AP select like any other JPKI command.) Other "# ..." lines are events, not
+#   APDUs: an extended APDU that the reader refused never reached the card and is not counted.
 #   JPKI = total - foreign. The ratio is our module's TOTAL over OpenSC's JPKI count (our module
 #   has no business probing for other applets, so its foreign APDUs count against it).
 set -uo pipefail
@@ -585,6 +586,11 @@ if [ "$readme" = 1 ]; then
         if [ "${variant_ok[$v]}" != 1 ]; then echo "- $v: variant not supported by this jpki-vcard"
         elif [ -z "${variant_switches[$v]}" ]; then echo "- $v: this jpki-vcard has no variant switches; its defaults"
         fi
+        for flow in $flows; do
+            for role in ours opensc; do
+                [ -n "${res_fail[$v-$role-$flow]:-}" ] && echo "- n/a: $v, flow $flow, $role: ${res_fail[$v-$role-$flow]}"
+            done
+        done
     done
     echo
     rules
