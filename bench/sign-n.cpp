@@ -6,9 +6,20 @@
 // CKU_USER with PIN (default 1234), find the private key with CKA_ID KEY-ID-HEX (default 01),
 // then C_Sign N times (default 10) with CKM_SHA256_RSA_PKCS. Prints "OK N signatures" and exits
 // 0, or prints the failing call and its CK_RV and exits 1. Usage errors exit 2.
+//
+// On success it also prints, for bench/apdu-count.sh's "module CPU per signature" (issue 11):
+//   cpu_us_per_signature X    this process's CPU time (CLOCK_PROCESS_CPUTIME_ID, user + system,
+//                             all threads) over the N C_SignInit + C_Sign pairs, divided by N,
+//                             in microseconds. That is the module plus the PC/SC client library;
+//                             the card (jpki-vcard) and pcscd run in other processes, so the
+//                             card's own RSA time is not in it.
+//   wall_us_per_signature X   the same span in CLOCK_MONOTONIC time: on the virtual card mostly
+//                             pcscd and the card's RSA, not a real card's speed.
 #include <p11-kit/pkcs11.h>
 
 #include <dlfcn.h>
+
+#include <time.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -19,6 +30,13 @@
 namespace {
 
 CK_FUNCTION_LIST_PTR p11 = nullptr;
+
+// Microseconds on CLOCK (CLOCK_PROCESS_CPUTIME_ID or CLOCK_MONOTONIC).
+double now_us(clockid_t clock) {
+    timespec ts{};
+    clock_gettime(clock, &ts);
+    return static_cast<double>(ts.tv_sec) * 1e6 + static_cast<double>(ts.tv_nsec) / 1e3;
+}
 
 bool ok(CK_RV rv, const char* what) {
     if (rv == CKR_OK) return true;
@@ -90,6 +108,8 @@ int run(int n, const std::string& label, const std::string& pin, const std::vect
     }
 
     CK_MECHANISM mech{CKM_SHA256_RSA_PKCS, nullptr, 0};
+    const double cpu_start = now_us(CLOCK_PROCESS_CPUTIME_ID);
+    const double wall_start = now_us(CLOCK_MONOTONIC);
     for (int i = 0; i < n; ++i) {
         std::string data = "bench-sign-n message " + std::to_string(i);
         if (!ok(p11->C_SignInit(session, &mech, key), "C_SignInit")) return 1;
@@ -100,9 +120,15 @@ int run(int n, const std::string& label, const std::string& pin, const std::vect
                 "C_Sign"))
             return 1;
     }
+    const double cpu_us = now_us(CLOCK_PROCESS_CPUTIME_ID) - cpu_start;
+    const double wall_us = now_us(CLOCK_MONOTONIC) - wall_start;
     p11->C_Logout(session);
     p11->C_CloseSession(session);
     std::printf("OK %d signatures\n", n);
+    if (n > 0) {
+        std::printf("cpu_us_per_signature %.1f\n", cpu_us / n);
+        std::printf("wall_us_per_signature %.1f\n", wall_us / n);
+    }
     return 0;
 }
 
