@@ -14,7 +14,9 @@
 #include <array>
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <set>
+#include <string_view>
 #include <utility>
 
 #ifndef JPKI_INSTALLED_MODULE
@@ -58,8 +60,24 @@ struct Outcome {
     std::string fix;  // printed under a failure
 };
 
+// Two clauses of one line ("module added; J-LIS signing CA trusted ..."): Japanese makes them two
+// sentences rather than joining them with an ASCII semicolon (issue 10).
+std::string clauses(const std::string& first, const std::string& second) {
+    return msg(tr("{0}; {1}"), first, second);
+}
+
 Outcome failure_outcome(const FailureExplained& explained, const std::string& more = {}) {
-    return {msg(tr("failed: {}"), explained.text) + more, true, explained.fix};
+    const std::string text = msg(tr("failed: {}"), explained.text);
+    return {more.empty() ? text : clauses(text, more), true, explained.fix};
+}
+
+// The program other than those being set up that uses `db` too: LibreOffice falling back to
+// Thunderbird's or Firefox's profile. --undo for LibreOffice alone leaves such a database as it is:
+// removing the module there would take it from Thunderbird too, unasked (issue 10).
+std::optional<Program> other_user(const NssDatabase& db, const std::vector<Program>& chosen) {
+    for (const Program p : db.users)
+        if (std::find(chosen.begin(), chosen.end(), p) == chosen.end()) return p;
+    return std::nullopt;
 }
 
 std::string remove_command(const fs::path& dir, const std::string& name) {
@@ -93,9 +111,9 @@ Outcome add_to(const NssDatabase& db, const fs::path& module) {
             try {
                 add_module(db.dir, kNssModuleName, was);
             } catch (const ToolFailed&) {
-                return failure_outcome(explain_failure(failure, db.dir), "; " + msg(tr("the module file registered before ({}) could not be registered again"), was));
+                return failure_outcome(explain_failure(failure, db.dir), msg(tr("the module file registered before ({}) could not be registered again"), was));
             }
-            return failure_outcome(explain_failure(failure, db.dir), "; " + msg(tr("the module file registered before ({}) is kept"), was));
+            return failure_outcome(explain_failure(failure, db.dir), msg(tr("the module file registered before ({}) is kept"), was));
         }
         return {created + msg(tr("module file changed (was {})"), was)};
     }
@@ -131,7 +149,36 @@ Outcome remove_from(const NssDatabase& db, const fs::path& module) {
 // server certificates, and trusting it to vouch for signed code would be trust nobody asked for.
 constexpr const char* kSigningCaTrust = ",C,";
 
-std::string ca_nickname(const CaFile& ca) { return "J-LIS signing CA " + ca.generation + " (jpki setup)"; }
+// Every certificate jpki setup imports is named "J-LIS signing CA <generation> (jpki setup)": the
+// name is the marker --undo --trust goes by, so that it removes the ones imported from another CA
+// folder (an earlier JPKI_CA_DIR, an older jpki's data) too (issue 10).
+constexpr std::string_view kCaNicknameStart = "J-LIS signing CA ";
+constexpr std::string_view kCaNicknameEnd = " (jpki setup)";
+
+std::string ca_nickname(const CaFile& ca) {
+    return std::string(kCaNicknameStart) + ca.generation + std::string(kCaNicknameEnd);
+}
+
+// The generation in the nickname of a certificate jpki setup imported; nullopt for any other.
+std::optional<std::string> imported_generation(const std::string& nickname) {
+    if (nickname.size() <= kCaNicknameStart.size() + kCaNicknameEnd.size() || !nickname.starts_with(kCaNicknameStart) ||
+        !nickname.ends_with(kCaNicknameEnd))
+        return std::nullopt;
+    return nickname.substr(kCaNicknameStart.size(), nickname.size() - kCaNicknameStart.size() - kCaNicknameEnd.size());
+}
+
+// Why the file `ca` must not be trusted as a J-LIS signing CA (translated), or "" when it may:
+// it must be a CA certificate (basicConstraints cA, keyUsage keyCertSign), and not of J-LIS's
+// authentication hierarchy (its OU, docs/card.md "Certificates"): the authentication CA vouches
+// for login certificates, and trusting it for signatures would make them look like signing ones.
+std::string signing_ca_problem(const CaFile& ca) {
+    if (!ca.certificate.is_issuing_ca())
+        return tr("it is not a CA certificate (it needs basicConstraints CA:TRUE and keyUsage keyCertSign)");
+    const auto units = ca.certificate.subject_organizational_units();
+    if (std::find(units.begin(), units.end(), "JPKI for user authentication") != units.end())
+        return tr("it is the J-LIS authentication CA (OU=JPKI for user authentication), not the signing CA");
+    return {};
+}
 
 std::string generations(const std::vector<std::string>& list) {
     std::string text;
@@ -159,15 +206,22 @@ std::string trust_in(const NssDatabase& db, const std::vector<CaFile>& cas) {
     return msg(tr("J-LIS signing CA trusted for signatures ({})"), generations(added));
 }
 
-std::string untrust_in(const NssDatabase& db, const std::vector<CaFile>& cas) {
-    const auto present = list_certificates(db.dir);
+std::string untrust_in(const NssDatabase& db) {
     std::vector<std::string> removed;
-    for (const auto& ca : cas) {
-        const std::string nickname = ca_nickname(ca);
-        if (std::none_of(present.begin(), present.end(), [&](const auto& c) { return c.nickname == nickname; })) continue;
-        delete_certificate(db.dir, nickname);
-        removed.push_back(ca.generation);
+    // NSS files certificates of one subject under one nickname and lists a nickname once per
+    // certificate (J-LIS generations share a DN): certutil -D removes one certificate a time, so
+    // list again until none of ours is left. Bounded, should certutil -D ever leave one in place.
+    for (int round = 0; round < 32; ++round) {
+        std::vector<std::string> ours;
+        for (const auto& certificate : list_certificates(db.dir))
+            if (const auto generation = imported_generation(certificate.nickname)) {
+                ours.push_back(certificate.nickname);
+                if (std::find(removed.begin(), removed.end(), *generation) == removed.end()) removed.push_back(*generation);
+            }
+        if (ours.empty()) break;
+        for (const auto& nickname : ours) delete_certificate(db.dir, nickname);
     }
+    std::sort(removed.begin(), removed.end());
     if (removed.empty()) return tr("J-LIS signing CA not trusted by jpki setup: nothing to remove");
     return msg(tr("J-LIS signing CA no longer trusted ({})"), generations(removed));
 }
@@ -190,13 +244,20 @@ int run_setup(const std::vector<std::string>& words) {
         args.usage_error(msg(tr("unknown program '{}' (one of: firefox, thunderbird, chrome, libreoffice, all)"), word));
     const bool undo = args.flag("undo");
     const bool trust = args.flag("trust");
+    crypto::Context context;  // outlives signing_cas' certificates
     std::vector<CaFile> signing_cas;
-    if (trust) {
-        crypto::Context context;
+    // --undo --trust goes by the nickname, whatever the CA folder holds now: no file is needed.
+    if (trust && !undo) {
         signing_cas = load_ca_files(context, card::PinRole::Sign);
         if (signing_cas.empty())
             throw CliError(ExitCode::Refused, msg(tr("No J-LIS signing CA certificates (sign_ca_*.pem) in {}; nothing was changed."),
                                                   data_paths().ca_dir.string()));
+        for (const auto& ca : signing_cas)
+            if (const std::string problem = signing_ca_problem(ca); !problem.empty())
+                throw CliError(ExitCode::Refused, msg(tr("{0} cannot be trusted as a J-LIS signing CA: {1}. Nothing was changed.\n"
+                                                         "  Fix: remove it from {2}, or set JPKI_CA_DIR to a folder of J-LIS signing "
+                                                         "CA certificates only."),
+                                                      ca.path.string(), problem, ca.path.parent_path().string()));
     }
 
     fs::path module = args.value("module").value_or(JPKI_INSTALLED_MODULE);
@@ -252,11 +313,15 @@ int run_setup(const std::vector<std::string>& words) {
         Outcome outcome;
         if (const auto seen = done.find(key); seen != done.end()) {
             outcome.text = seen->second;
+        } else if (const auto other = other_user(db, programs); undo && other) {
+            outcome.text = msg(tr("nothing removed: {0} uses this profile too. To undo the set-up for both programs: "
+                                  "jpki setup {1} --undo{2}"),
+                               program_name(*other), program_word(*other), trust ? " --trust" : "");
         } else {
             try {
                 outcome = undo ? remove_from(db, module) : add_to(db, module);
                 if (trust && !outcome.failed && has_nss_database(db.dir))
-                    outcome.text += "; " + (undo ? untrust_in(db, signing_cas) : trust_in(db, signing_cas));
+                    outcome.text = clauses(outcome.text, undo ? untrust_in(db) : trust_in(db, signing_cas));
             } catch (const ToolMissing& missing) {
                 throw CliError(ExitCode::Failure, fix_tool_missing(missing.what()));
             } catch (const ToolFailed& failure) {

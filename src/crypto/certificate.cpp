@@ -7,7 +7,9 @@
 #include <openssl/x509v3.h>
 
 #include <climits>
+#include <cstdint>
 #include <ctime>
+#include <memory>
 
 namespace jpki::crypto {
 namespace {
@@ -125,6 +127,27 @@ std::chrono::system_clock::time_point Certificate::not_after() const {
 
 bool Certificate::is_ca() const noexcept {
     return (X509_get_extension_flags(x509_.get()) & EXFLAG_CA) != 0;
+}
+
+bool Certificate::is_issuing_ca() const noexcept {
+    const std::uint32_t flags = X509_get_extension_flags(x509_.get());
+    return (flags & EXFLAG_BCONS) != 0 && (flags & EXFLAG_CA) != 0 && (flags & EXFLAG_KUSAGE) != 0 &&
+           (X509_get_key_usage(x509_.get()) & KU_KEY_CERT_SIGN) != 0;
+}
+
+std::vector<std::string> Certificate::subject_organizational_units() const {
+    const X509_NAME* name = X509_get_subject_name(x509_.get());
+    std::vector<std::string> units;
+    int index = -1;
+    while ((index = X509_NAME_get_index_by_NID(name, NID_organizationalUnitName, index)) >= 0) {
+        const ASN1_STRING* value = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, index));
+        unsigned char* utf8 = nullptr;
+        const int length = ASN1_STRING_to_UTF8(&utf8, value);
+        if (length < 0) throw Error("reading an organizationalUnitName");
+        const std::unique_ptr<unsigned char, void (*)(unsigned char*)> owned(utf8, [](unsigned char* p) { OPENSSL_free(p); });
+        units.emplace_back(reinterpret_cast<const char*>(owned.get()), static_cast<std::size_t>(length));  // NOLINT(cppcoreguidelines-pro-type-reinterpret-cast): OpenSSL's UTF-8 bytes
+    }
+    return units;
 }
 
 std::optional<Bytes> Certificate::subject_key_id() const {

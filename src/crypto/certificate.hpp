@@ -11,6 +11,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace jpki::crypto {
 
@@ -46,6 +47,13 @@ public:
     [[nodiscard]] std::chrono::system_clock::time_point not_after() const;
     // basicConstraints cA = TRUE.
     [[nodiscard]] bool is_ca() const noexcept;
+    // A CA certificate in the strict sense a trust store wants (RFC 5280 §4.2.1.9, §4.2.1.3):
+    // basicConstraints present with cA = TRUE, and keyUsage present with keyCertSign.
+    [[nodiscard]] bool is_issuing_ca() const noexcept;
+    // Every organizationalUnitName of the subject in UTF-8, in the order of the DER (J-LIS names
+    // its two hierarchies by OU: "JPKI for user authentication", "JPKI for digital signature",
+    // docs/card.md "Certificates"). Throws crypto::Error when a value cannot be read.
+    [[nodiscard]] std::vector<std::string> subject_organizational_units() const;
     // The subjectKeyIdentifier extension's value, when present.
     [[nodiscard]] std::optional<Bytes> subject_key_id() const;
     // Throws crypto::Error when the key is not RSA (the next-generation card's ECDSA keys are

@@ -11,13 +11,20 @@
 # --trust (issue 10): the J-LIS signing CA (JPKI_CA_DIR: the test PKI's) imported with trust
 # ",C," (signatures only), idempotent, removed by --undo --trust, refused while the program runs
 # and when there is no CA file. e2e.pdfsig shows pdfsig trusting a signature after it.
+# Issue 10's new-user test: --undo --trust removes every CA jpki setup imported (by its nickname),
+# whatever the CA folder holds now; a sign_ca_*.pem that is no CA certificate, or is the
+# authentication CA, is refused before anything changes; `setup libreoffice --undo` leaves the
+# Thunderbird profile it falls back to as it is, and says how to undo it for both; the Japanese
+# lines are sentences, not clauses joined by an ASCII "; ".
 source "$(dirname "$0")/lib.sh"
 cases=(firefox-en firefox-ja idempotent undo-en undo-ja thunderbird chrome-creates-db
        running-process-en running-process-ja running-lock stale-lock libreoffice-certdir
        libreoffice-fallback other-name module-missing nothing-found-ja thunderbird-sees-both-tokens
        help-en help-ja usage tools-missing not-a-module-en not-a-module-ja resetup-keeps-old read-only-en
        read-only-ja damaged-db pki-is-a-file profile-without-path missing-profile-folder
-       libreoffice-certdir-gone-ja trust-en trust-ja trust-running trust-no-ca)
+       libreoffice-certdir-gone-ja trust-en trust-ja trust-running trust-no-ca trust-undo-any-folder-en
+       trust-undo-any-folder-ja trust-not-a-ca-en trust-not-a-ca-ja libreoffice-undo-shared-en
+       libreoffice-undo-shared-ja)
 [ "${1:-}" = --list ] && { printf '%s\n' "${cases[@]}"; exit 0; }
 command -v modutil >/dev/null && command -v certutil >/dev/null || { echo "SKIP: libnss3-tools not installed"; exit 77; }
 
@@ -166,13 +173,13 @@ trust-en)
 trust-ja)
     ca_dir; firefox_profiles
     run_jpki ja setup firefox --trust --module "$MODULE"; expect_rc 0
-    expect_line out "Firefox のプロファイル default-esr（~/.mozilla/firefox/abcd.default-esr）: モジュールを追加しました; J-LIS の署名用の認証局を署名の確認用に信頼しました（test）"
+    expect_line out "Firefox のプロファイル default-esr（~/.mozilla/firefox/abcd.default-esr）: モジュールを追加しました。J-LIS の署名用の認証局を署名の確認用に信頼しました（test）"
     [ "$(trust_of "$FF")" = ',C,' ] || fail "trust flags in $FF"
     [ "$(trust_of "$WORK")" = ',C,' ] || fail "trust flags in $WORK"
     run_jpki ja setup firefox --trust --module "$MODULE"; expect_rc 0
-    expect_line out "Firefox のプロファイル work（~/elsewhere/work）: 設定済みです; J-LIS の署名用の認証局は信頼済みです（test）"
+    expect_line out "Firefox のプロファイル work（~/elsewhere/work）: 設定済みです。J-LIS の署名用の認証局は信頼済みです（test）"
     run_jpki ja setup firefox --undo --trust; expect_rc 0
-    expect_line out "Firefox のプロファイル work（~/elsewhere/work）: モジュールを削除しました; J-LIS の署名用の認証局の信頼を取り消しました（test）"
+    expect_line out "Firefox のプロファイル work（~/elsewhere/work）: モジュールを削除しました。J-LIS の署名用の認証局の信頼を取り消しました（test）"
     [ -z "$(trust_of "$WORK")" ] || fail "the CA is still in $WORK" ;;
 trust-running)
     ca_dir; thunderbird_profile
@@ -188,6 +195,88 @@ trust-no-ca)
     JPKI_CA_DIR=$work/empty run_jpki ja setup thunderbird --trust --module "$MODULE"; expect_rc 8
     expect_line err "$work/empty に J-LIS の署名用の認証局の証明書（sign_ca_*.pem）がありません。何も変更していません。"
     expect_none "$HOME/.thunderbird/wxyz.default" ;;
+trust-undo-any-folder-en|trust-undo-any-folder-ja)
+    # The CAs imported earlier from another folder (the shipped J-LIS ones) go too; a CA the
+    # holder imported under their own name stays.
+    thunderbird_profile
+    TB=$HOME/.thunderbird/wxyz.default
+    JPKI_CA_DIR=$repo/src/cli/jpki-ca run_jpki en setup thunderbird --trust --module "$MODULE"; expect_rc 0
+    expect_line out "Thunderbird profile default (~/.thunderbird/wxyz.default): module added; J-LIS signing CA trusted for signatures (2015, 2023)"
+    ca_dir
+    run_jpki en setup thunderbird --trust --module "$MODULE"; expect_rc 0
+    certutil -A -d "sql:$TB" -n "Holder's own CA" -t ,C, -a -i "$repo/tests/pki/auth-ca.pem" || fail "certutil -A (own CA)"
+    [ "$(certutil -L -d "sql:$TB" | grep -c '(jpki setup)')" = 3 ] || fail "set-up: $(certutil -L -d "sql:$TB")"
+    if [ "$1" = trust-undo-any-folder-en ]; then
+        # The current folder holds the test generation only.
+        run_jpki en setup thunderbird --undo --trust; expect_rc 0
+        expect_line out "Thunderbird profile default (~/.thunderbird/wxyz.default): module removed; J-LIS signing CA no longer trusted (2015, 2023, test)"
+    else
+        # No CA file is needed to undo.
+        mkdir -p "$work/empty"
+        JPKI_CA_DIR=$work/empty run_jpki ja setup thunderbird --undo --trust; expect_rc 0
+        expect_line out "Thunderbird のプロファイル default（~/.thunderbird/wxyz.default）: モジュールを削除しました。J-LIS の署名用の認証局の信頼を取り消しました（2015, 2023, test）"
+    fi
+    listed=$(certutil -L -d "sql:$TB")
+    out=$listed err=
+    expect_no_text out "(jpki setup)"
+    expect_text out "Holder's own CA"
+    expect_none "$TB" ;;
+trust-not-a-ca-en|trust-not-a-ca-ja)
+    # A signing certificate (CA:FALSE) and the authentication CA (a CA, of the other hierarchy)
+    # named like signing CAs: refused, naming the file, before any database changes.
+    thunderbird_profile
+    TB=$HOME/.thunderbird/wxyz.default
+    before=$(sha256sum "$TB/cert9.db" "$TB/pkcs11.txt")
+    for bad in sign-cert auth-ca; do
+        rm -rf "$work/bad" && mkdir -p "$work/bad"
+        cp "$repo/tests/pki/sign-ca.pem" "$work/bad/sign_ca_2023.pem"
+        cp "$repo/tests/pki/$bad.pem" "$work/bad/sign_ca_x.pem"
+        if [ "$1" = trust-not-a-ca-en ]; then
+            JPKI_CA_DIR=$work/bad run_jpki en setup thunderbird --trust --module "$MODULE"; expect_rc 8
+            case $bad in
+            sign-cert) why="it is not a CA certificate (it needs basicConstraints CA:TRUE and keyUsage keyCertSign)" ;;
+            auth-ca) why="it is the J-LIS authentication CA (OU=JPKI for user authentication), not the signing CA" ;;
+            esac
+            expect_line err "$work/bad/sign_ca_x.pem cannot be trusted as a J-LIS signing CA: $why. Nothing was changed."
+            expect_line err "  Fix: remove it from $work/bad, or set JPKI_CA_DIR to a folder of J-LIS signing CA certificates only."
+        else
+            JPKI_CA_DIR=$work/bad run_jpki ja setup thunderbird --trust --module "$MODULE"; expect_rc 8
+            case $bad in
+            sign-cert) why="CA 証明書ではありません（basicConstraints CA:TRUE と keyUsage keyCertSign が必要です）" ;;
+            auth-ca) why="署名用ではなく、J-LIS の利用者証明用の認証局です（OU=JPKI for user authentication）" ;;
+            esac
+            expect_line err "$work/bad/sign_ca_x.pem は J-LIS の署名用の認証局として信頼できません: $why。何も変更していません。"
+        fi
+    done
+    [ "$(sha256sum "$TB/cert9.db" "$TB/pkcs11.txt")" = "$before" ] || fail "a refused CA file changed the database"
+    expect_none "$TB"
+    # The shipped CA certificates pass the check.
+    JPKI_CA_DIR=$repo/src/cli/jpki-ca run_jpki en setup thunderbird --trust --module "$MODULE"; expect_rc 0
+    expect_line out "Thunderbird profile default (~/.thunderbird/wxyz.default): module added; J-LIS signing CA trusted for signatures (2015, 2023)" ;;
+libreoffice-undo-shared-en|libreoffice-undo-shared-ja)
+    # LibreOffice without a certificate folder uses Thunderbird's profile: undoing LibreOffice's
+    # set-up alone would take the module and the CA from Thunderbird too.
+    ca_dir; thunderbird_profile
+    TB=$HOME/.thunderbird/wxyz.default
+    run_jpki en setup thunderbird --trust --module "$MODULE"; expect_rc 0
+    before=$(sha256sum "$TB/cert9.db" "$TB/pkcs11.txt")
+    if [ "$1" = libreoffice-undo-shared-en ]; then
+        run_jpki en setup libreoffice --undo --trust; expect_rc 0
+        expect_line out "LibreOffice (no certificate folder set: it uses the Thunderbird profile default, ~/.thunderbird/wxyz.default): nothing removed: Thunderbird uses this profile too. To undo the set-up for both programs: jpki setup thunderbird --undo --trust"
+        run_jpki en setup libreoffice --undo; expect_rc 0
+        expect_line out "LibreOffice (no certificate folder set: it uses the Thunderbird profile default, ~/.thunderbird/wxyz.default): nothing removed: Thunderbird uses this profile too. To undo the set-up for both programs: jpki setup thunderbird --undo"
+    else
+        run_jpki ja setup libreoffice --undo --trust; expect_rc 0
+        expect_line out "LibreOffice（証明書フォルダーが未設定のため、Thunderbird のプロファイル default を使用: ~/.thunderbird/wxyz.default）: 何も削除していません: Thunderbird もこのプロファイルを使っています。両方のプログラムの設定を解除するには: jpki setup thunderbird --undo --trust"
+    fi
+    [ "$(sha256sum "$TB/cert9.db" "$TB/pkcs11.txt")" = "$before" ] || fail "undoing LibreOffice changed Thunderbird's profile"
+    expect_once "$TB"
+    [ "$(trust_of "$TB")" = ',C,' ] || fail "the CA is gone from Thunderbird's profile"
+    # Undoing both (all) does remove it, once.
+    run_jpki en setup all --undo --trust; expect_rc 0
+    expect_line out "Thunderbird profile default (~/.thunderbird/wxyz.default): module removed; J-LIS signing CA no longer trusted (test)"
+    expect_none "$TB"
+    [ -z "$(trust_of "$TB")" ] || fail "the CA is still there after setup all --undo --trust" ;;
 thunderbird)
     thunderbird_profile
     run_jpki en setup thunderbird --module "$MODULE"; expect_rc 0
@@ -378,7 +467,7 @@ resetup-keeps-old)
     expect_line out "Chrome/Chromium (~/.pki/nssdb): failed: the NSS tool reported: $work/not-pkcs11.so: undefined symbol: C_GetFunctionList; the module file registered before ($MODULE) is kept"
     expect_once "$HOME/.pki/nssdb"
     run_jpki ja setup chrome --module "$work/not-pkcs11.so"; expect_rc 1
-    expect_line out "Chrome/Chromium（~/.pki/nssdb）: 失敗しました: NSS のツールのメッセージ: $work/not-pkcs11.so: undefined symbol: C_GetFunctionList; 以前登録されていたモジュールファイル（$MODULE）の登録はそのままです"
+    expect_line out "Chrome/Chromium（~/.pki/nssdb）: 失敗しました: NSS のツールのメッセージ: $work/not-pkcs11.so: undefined symbol: C_GetFunctionList。以前登録されていたモジュールファイル（$MODULE）の登録はそのままです"
     expect_once "$HOME/.pki/nssdb" ;;
 read-only-en|read-only-ja)
     # A database the user cannot write: as root (permissions do not bind root) a read-only bind
