@@ -122,7 +122,10 @@ Outcome serve_connection(Card& card, int fd, int stop_fd) {
             }
             continue;
         }
-        if (!write_frame(fd, card.process(payload))) return Outcome::Disconnected;
+        // A reader without extended APDUs (--reader-extended off): vpcd gets no answer bytes and
+        // fails the transmit (IFD_COMMUNICATION_ERROR), as a short-APDU CCID reader does.
+        const Bytes answer = card.reader_refuses(payload) ? Bytes{} : card.process(payload);
+        if (!write_frame(fd, answer)) return Outcome::Disconnected;
     }
 }
 
