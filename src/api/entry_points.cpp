@@ -350,9 +350,10 @@ CK_RV C_SeedRandom(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pSeed, CK_ULONG ulSee
 CK_RV C_GenerateRandom(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pRandomData, CK_ULONG ulRandomLen) {
     return guarded([&](Module& module) {
         if (bad_buffer(pRandomData, ulRandomLen)) return CKR_ARGUMENTS_BAD;
-        const Bytes random = module.generate_random(hSession, ulRandomLen);
-        std::copy(random.begin(), random.end(), pRandomData);
-        return CKR_OK;
+        module.check_session(hSession);
+        // The tokens do not advertise CKF_RNG (docs/module.md "Random numbers"): PKCS#11 §5.15's
+        // answer for a token without a generator.
+        return CKR_RANDOM_NO_RNG;
     });
 }
 

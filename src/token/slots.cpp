@@ -330,7 +330,9 @@ CK_TOKEN_INFO Module::token_info(CK_SLOT_ID slot) {
         info.hardwareVersion = {1, 0};
         info.firmwareVersion = {1, 0};
         pad_copy(info.utcTime, "");
-        info.flags = CKF_TOKEN_INITIALIZED | CKF_WRITE_PROTECTED | CKF_RNG;
+        // No CKF_RNG (issue 11, docs/module.md "Random numbers"): NSS pulls bytes from every
+        // token that sets it, one GET CHALLENGE per token per process, and nothing needs them.
+        info.flags = CKF_TOKEN_INITIALIZED | CKF_WRITE_PROTECTED;
         if (role == PinRole::Sign && !inserted.has_sign_certificate()) {
             pad_copy(info.label, kNoSignLabel);
             return info;
