@@ -107,6 +107,9 @@ public:
     virtual Bytes atr() const = 0;
 };
 
+// "No timeout" for Transport::wait_for_change (a year: longer is the same for a process).
+inline constexpr std::chrono::milliseconds wait_forever = std::chrono::hours(24 * 365);
+
 class Transport {
 public:
     virtual ~Transport() = default;
@@ -118,7 +121,8 @@ public:
     // Throws CardRemoved when no card is in the reader, ServiceUnavailable when the reader is gone.
     virtual std::unique_ptr<Connection> connect(const std::string& reader) = 0;
     // Blocks until a reader or card changes or the timeout passes; true when something changed.
-    // cancel_wait() (from another thread) makes a blocked call return false at once.
+    // A timeout of wait_forever or more never passes. cancel_wait() (from another thread) makes
+    // a blocked call return false at once.
     virtual bool wait_for_change(std::chrono::milliseconds timeout) = 0;
     virtual void cancel_wait() = 0;
 };
