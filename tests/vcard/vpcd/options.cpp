@@ -94,7 +94,9 @@ Options parse_options(int argc, char** argv) {
             o.card.reselect_clears = true;
         } else if (arg == "--extended-apdu" || arg == "--short-ef-id" || arg == "--reader-extended") {
             const std::string text = next();
-            if (text != "on" && text != "off") throw UsageError(arg + " wants on or off, not '" + text + "'");
+            if (text != "on" && text != "off") {
+                throw UsageError(std::string(arg).append(" wants on or off, not '").append(text).append("'"));
+            }
             (arg == "--extended-apdu"  ? o.card.extended_apdu
              : arg == "--short-ef-id" ? o.card.short_ef_id
                                       : o.card.reader_extended) = text == "on";
