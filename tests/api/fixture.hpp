@@ -38,7 +38,6 @@ inline constexpr CK_ULONG signature_size = 256;
 // The hex CKA_IDs of docs/design.md §3.
 inline constexpr std::uint8_t id_auth = 0x01, id_sign = 0x02, id_auth_ca = 0x03, id_sign_ca = 0x04;
 
-// What a test wants before C_Initialize.
 // What the module asked of its transport's waits, over every Fixture of the process (the
 // forwarding transport counts): reset() it before the part of a test it describes.
 struct WaitRecord {
@@ -53,6 +52,7 @@ struct WaitRecord {
 };
 WaitRecord& wait_record();
 
+// What a test wants before C_Initialize.
 struct Setup {
     // One entry per reader: the card in it, or nullopt for an empty reader.
     std::vector<std::optional<CardConfig>> readers{CardConfig{}};
