@@ -337,13 +337,14 @@ CK_RV C_DeriveKey(CK_SESSION_HANDLE, CK_MECHANISM_PTR, CK_OBJECT_HANDLE, CK_ATTR
     return not_supported();
 }
 
-// §5.15: the card's generator cannot be seeded; the session and the seed are checked first,
-// as for every other call that takes them.
+// §5.15: the tokens have no generator (no CKF_RNG, docs/module.md "Random numbers"), so there
+// is nothing to seed: CKR_RANDOM_NO_RNG, which also tells pkcs11-tool --test "not implemented".
+// The session and the seed are checked first, as for every other call that takes them.
 CK_RV C_SeedRandom(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pSeed, CK_ULONG ulSeedLen) {
     return guarded([&](Module& module) {
         if (bad_buffer(pSeed, ulSeedLen)) return CKR_ARGUMENTS_BAD;
         module.check_session(hSession);
-        return CKR_RANDOM_SEED_NOT_SUPPORTED;
+        return CKR_RANDOM_NO_RNG;
     });
 }
 
