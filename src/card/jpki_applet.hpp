@@ -6,6 +6,8 @@
 //    and is dropped on a reset, a transport error, or forget_selection().
 //  * The selected EF is remembered only inside one transaction: another program may select
 //    other EFs between our transactions, and a SIGN after a stale EF would use the wrong key.
+//    A READ BINARY by short EF identifier (read_plan.hpp) may or may not make its EF current,
+//    so after one the current EF counts as unknown.
 //  * The AP is selected only when it must be: when its selection is unknown (first use, after
 //    reset/reconnect), by probe(), right before a VERIFY (unless this very transaction already
 //    selected it), and when an EF select answers 6A82 while the AP was remembered from an
