@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -54,6 +55,23 @@ public:
     using Error::Error;
 };
 
+// The reader, its driver or pcscd would not carry an extended-length command APDU (a reader
+// that exchanges short APDUs only: SCardTransmit fails while the card stays in the reader). The
+// card state is unchanged and the connection stays usable for short APDUs, inside the same
+// transaction (docs/card.md "Longer reads, fewer APDUs").
+class ExtendedLengthRefused : public Error {
+public:
+    using Error::Error;
+};
+
+// ISO 7816-4 extended length: Lc or Le in 2 or 3 bytes, marked by a 00 byte after the header
+// (cases 2E, 3E, 4E). A short case-3/4 APDU never has Lc 00 there.
+inline bool is_extended_length(std::span<const std::uint8_t> command) noexcept {
+    return command.size() >= 7 && command[4] == 0x00;
+}
+// An extended Le asks for up to 65536 bytes: with SW1 SW2 that is the longest answer.
+inline constexpr std::size_t max_extended_response = 65536 + 2;
+
 struct ReaderStatus {
     std::string name;
     bool card_present = false;
@@ -71,8 +89,9 @@ public:
     Connection(const Connection&) = delete;
     Connection& operator=(const Connection&) = delete;
 
-    // Sends one short command APDU; returns the response data followed by SW1 SW2.
-    // Throws CardRemoved, CardReset, ServiceUnavailable or Error.
+    // Sends one command APDU; returns the response data followed by SW1 SW2 (at most
+    // max_extended_response bytes). Throws CardRemoved, CardReset, ServiceUnavailable,
+    // ExtendedLengthRefused (only for an extended-length command) or Error.
     virtual Bytes transmit(std::span<const std::uint8_t> command) = 0;
     // SCardBeginTransaction / SCardEndTransaction: nothing of another program's can run
     // between the two. begin throws CardReset when the card was reset since the last exchange,
@@ -88,6 +107,9 @@ public:
     virtual Bytes atr() const = 0;
 };
 
+// "No timeout" for Transport::wait_for_change (a year: longer is the same for a process).
+inline constexpr std::chrono::milliseconds wait_forever = std::chrono::hours(24 * 365);
+
 class Transport {
 public:
     virtual ~Transport() = default;
@@ -99,7 +121,8 @@ public:
     // Throws CardRemoved when no card is in the reader, ServiceUnavailable when the reader is gone.
     virtual std::unique_ptr<Connection> connect(const std::string& reader) = 0;
     // Blocks until a reader or card changes or the timeout passes; true when something changed.
-    // cancel_wait() (from another thread) makes a blocked call return false at once.
+    // A timeout of wait_forever or more never passes. cancel_wait() (from another thread) makes
+    // a blocked call return false at once.
     virtual bool wait_for_change(std::chrono::milliseconds timeout) = 0;
     virtual void cancel_wait() = 0;
 };

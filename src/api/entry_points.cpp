@@ -337,22 +337,24 @@ CK_RV C_DeriveKey(CK_SESSION_HANDLE, CK_MECHANISM_PTR, CK_OBJECT_HANDLE, CK_ATTR
     return not_supported();
 }
 
-// §5.15: the card's generator cannot be seeded; the session and the seed are checked first,
-// as for every other call that takes them.
+// §5.15: the tokens have no generator (no CKF_RNG, docs/module.md "Random numbers"), so there
+// is nothing to seed: CKR_RANDOM_NO_RNG, which also tells pkcs11-tool --test "not implemented".
+// The session and the seed are checked first, as for every other call that takes them.
 CK_RV C_SeedRandom(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pSeed, CK_ULONG ulSeedLen) {
     return guarded([&](Module& module) {
         if (bad_buffer(pSeed, ulSeedLen)) return CKR_ARGUMENTS_BAD;
         module.check_session(hSession);
-        return CKR_RANDOM_SEED_NOT_SUPPORTED;
+        return CKR_RANDOM_NO_RNG;
     });
 }
 
 CK_RV C_GenerateRandom(CK_SESSION_HANDLE hSession, CK_BYTE_PTR pRandomData, CK_ULONG ulRandomLen) {
     return guarded([&](Module& module) {
         if (bad_buffer(pRandomData, ulRandomLen)) return CKR_ARGUMENTS_BAD;
-        const Bytes random = module.generate_random(hSession, ulRandomLen);
-        std::copy(random.begin(), random.end(), pRandomData);
-        return CKR_OK;
+        module.check_session(hSession);
+        // The tokens do not advertise CKF_RNG (docs/module.md "Random numbers"): PKCS#11 §5.15's
+        // answer for a token without a generator.
+        return CKR_RANDOM_NO_RNG;
     });
 }
 

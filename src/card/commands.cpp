@@ -36,6 +36,23 @@ Bytes read_binary(std::uint16_t offset, std::size_t le) {
                          {}, le);
 }
 
+Bytes read_binary_short_ef(std::uint8_t sfi, std::uint8_t offset, std::size_t le) {
+    if (sfi == 0 || sfi > 30) throw std::invalid_argument("short EF identifier must be 1..30");
+    return build_command({0x00, ins_read_binary, static_cast<std::uint8_t>(0x80 | sfi), offset}, {}, le);
+}
+
+namespace {
+// Case 2E with Le 00 00 = 65536: "as much as the file holds".
+Bytes read_whole(std::uint8_t p1) { return {0x00, ins_read_binary, p1, 0x00, 0x00, 0x00, 0x00}; }
+}  // namespace
+
+Bytes read_binary_whole_short_ef(std::uint8_t sfi) {
+    if (sfi == 0 || sfi > 30) throw std::invalid_argument("short EF identifier must be 1..30");
+    return read_whole(static_cast<std::uint8_t>(0x80 | sfi));
+}
+
+Bytes read_binary_whole() { return read_whole(0x00); }
+
 SecureBytes verify(const SecureBytes& pin) {
     if (pin.empty()) throw std::length_error("VERIFY with an empty PIN; use verify_status()");
     return build_secret_command({0x00, ins_verify, 0x00, p2_selected_ef}, pin.view());

@@ -23,6 +23,14 @@ Bytes select_ap();
 Bytes select_ef(Fid fid);
 // 00 B0 <off-hi> <off-lo> <Le>; offset 0..7FFF (P1 bit 8 would mean a short EF id), le 1..256.
 Bytes read_binary(std::uint16_t offset, std::size_t le);
+// 00 B0 <80 | sfi> <offset> <Le>: READ BINARY of the EF with short identifier sfi (1..30),
+// without selecting it; offset 0..255, le 1..256.
+Bytes read_binary_short_ef(std::uint8_t sfi, std::uint8_t offset, std::size_t le);
+// The whole file from offset 0 with an extended Le of 00 00 (up to 65536 bytes, ISO 7816-4
+// case 2E: 00 B0 P1 00 00 00 00). With sfi: 00 B0 <80 | sfi> 00 00 00 00, no SELECT EF;
+// without: the current EF.
+Bytes read_binary_whole_short_ef(std::uint8_t sfi);
+Bytes read_binary_whole();
 // 00 20 00 80 <Lc> <PIN> (ASCII, no padding); the PIN must already be normalised.
 SecureBytes verify(const SecureBytes& pin);
 // 00 20 00 80: the empty VERIFY, answers 63Cx and spends no try.

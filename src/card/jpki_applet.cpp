@@ -8,6 +8,8 @@ namespace {
 
 constexpr std::uint16_t sw_ok = 0x9000;
 constexpr std::uint16_t sw_file_not_found = 0x6A82;
+constexpr std::uint16_t sw_security_not_satisfied = 0x6982;
+constexpr std::uint16_t sw_end_of_file = 0x6282;  // ISO 7816-4: fewer bytes than Le, all there is
 
 transport::Connection& checked(const std::unique_ptr<transport::Connection>& connection) {
     if (!connection) throw std::invalid_argument("JpkiApplet needs a connection");
@@ -18,9 +20,11 @@ transport::Connection& checked(const std::unique_ptr<transport::Connection>& con
     throw CardError(CardError::Kind::InvalidResponse, 0, why);
 }
 
-bool is_certificate_ef(Fid fid) {
-    return fid == ef::auth_certificate || fid == ef::auth_ca_certificate || fid == ef::sign_certificate ||
-           fid == ef::sign_ca_certificate;
+const ReadableFile* certificate_file(Fid fid) {
+    for (const ReadableFile& f : file::certificates) {
+        if (f.fid == fid) return &f;
+    }
+    return nullptr;
 }
 
 // EF 0006 starts with a 32-byte label padded with spaces (docs/card.md).
@@ -33,7 +37,8 @@ std::string label_from(const Bytes& data) {
 
 }  // namespace
 
-JpkiApplet::JpkiApplet(transport::Connection& connection) noexcept : connection_(connection) {}
+JpkiApplet::JpkiApplet(transport::Connection& connection, ReadPlan plan) noexcept
+    : connection_(connection), read_plan_(plan) {}
 
 JpkiApplet::JpkiApplet(std::unique_ptr<transport::Connection> connection)
     : owned_(std::move(connection)), connection_(checked(owned_)) {}
@@ -120,13 +125,16 @@ void JpkiApplet::select_ap() {
     ap_selected_here_ = true;
 }
 
+void JpkiApplet::ensure_ap(Need need) {
+    if (ap_selected_) return;
+    // Selecting the AP may clear a verified PIN (docs/card.md "Security state" [?]), and an
+    // unknown selection means the card may have been reset or moved: no login to rely on.
+    if (need == Need::SecurityState) throw_security_state_lost("JPKI AP selection unknown");
+    select_ap();
+}
+
 bool JpkiApplet::select_ef_if_present(Fid fid, Need need, OnFileNotFound on_not_found) {
-    if (!ap_selected_) {
-        // Selecting the AP may clear a verified PIN (docs/card.md "Security state" [?]), and
-        // an unknown selection means the card may have been reset or moved: no login to rely on.
-        if (need == Need::SecurityState) throw_security_state_lost("JPKI AP selection unknown");
-        select_ap();
-    }
+    ensure_ap(need);
     if (ef_ == fid) return true;
     ef_.reset();
     signed_with_.reset();
@@ -155,6 +163,26 @@ void JpkiApplet::select_ef(Fid fid, Need need) {
 
 // ---- operations ------------------------------------------------------------------------------
 
+std::optional<Response> JpkiApplet::read_small_file(const ReadableFile& file, std::size_t length,
+                                                    OnFileNotFound on_not_found) {
+    if (read_plan_.use_short_ef_id()) {
+        ensure_ap(Need::Nothing);
+        // A read by short EF identifier may make that EF the current one (ISO 7816-4) or not.
+        ef_.reset();
+        signed_with_.reset();
+        Response r = exchange(command::read_binary_short_ef(file.sfi, 0, length));
+        if (r.ok()) {
+            read_plan_.short_ef_id_answered(true);
+            return r;
+        }
+        // 6A82 says the file is absent (EF 0008 is known from one survey only) or the card is in
+        // another AP: SELECT EF below tells which; it says nothing about short EF identifiers.
+        if (r.sw != sw_file_not_found) read_plan_.short_ef_id_answered(false);
+    }
+    if (!select_ef_if_present(file.fid, Need::Nothing, on_not_found)) return std::nullopt;
+    return exchange(command::read_binary(0, length));
+}
+
 std::optional<CardInfo> JpkiApplet::probe() {
     return run([&]() -> std::optional<CardInfo> {
         // Detect by SELECT AID + EF 0006, not by ATR (docs/card.md "Applications").
@@ -162,10 +190,10 @@ std::optional<CardInfo> JpkiApplet::probe() {
         // asked for) means "not a JPKI card we can use", like a refused AID: no token.
         try {
             select_ap();
-            if (!select_ef_if_present(ef::token_info, Need::Nothing)) return std::nullopt;
-            const Response label = exchange(command::read_binary(0, token_label_length));
-            if (!label.ok() || label.data.size() > token_label_length) return std::nullopt;
-            return CardInfo{label_from(label.data)};
+            const std::optional<Response> label = read_small_file(file::token_info, token_label_length,
+                                                                  OnFileNotFound::ReselectAp);
+            if (!label || !label->ok() || label->data.size() > token_label_length) return std::nullopt;
+            return CardInfo{label_from(label->data)};
         } catch (const CardError&) {
             return std::nullopt;
         }
@@ -179,25 +207,66 @@ bool JpkiApplet::has_sign_certificate() {
         // is reported by one survey only, so its 6A82 is taken as "no such EF", not as "another
         // program moved the card" (which would re-select the AP and drop logins); a moved card
         // still shows at the EF 0001 select, which follows the usual rule.
-        if (select_ef_if_present(ef::certificate_flags, Need::Nothing, OnFileNotFound::Absent)) {
-            const Response flags = exchange(command::read_binary(0, 3));
-            if (flags.ok() && !flags.data.empty()) return flags.data[0] != 0x00;
-        }
+        const std::optional<Response> flags = read_small_file(file::certificate_flags, 3, OnFileNotFound::Absent);
+        if (flags && flags->ok() && !flags->data.empty()) return flags->data[0] != 0x00;
         return select_ef_if_present(ef::sign_certificate, Need::Nothing);
     });
 }
 
+Response JpkiApplet::read_certificate_head(const ReadableFile& file, Need need) {
+    bool file_not_found_by_id = false;  // the short EF identifier met 6A82: try SELECT EF
+    for (;;) {
+        ReadPlan::Form form = read_plan_.certificate_form();
+        if (form == ReadPlan::Form::ShortEfIdExtended && file_not_found_by_id) form = ReadPlan::Form::SelectExtended;
+        if (form == ReadPlan::Form::SelectShort) {
+            select_ef(file.fid, need);
+            Response head = exchange(command::read_binary(0, max_le));
+            // A refused long read (a length complaint, say) gets the 4-byte read others use; a
+            // security refusal (EF 0001 before the sign password) would only be refused again.
+            if (!head.ok() && head.sw != sw_security_not_satisfied) head = exchange(command::read_binary(0, 4));
+            return head;
+        }
+        Bytes apdu;
+        if (form == ReadPlan::Form::ShortEfIdExtended) {
+            ensure_ap(need);
+            ef_.reset();  // see read_small_file
+            signed_with_.reset();
+            apdu = command::read_binary_whole_short_ef(file.sfi);
+        } else {
+            select_ef(file.fid, need);
+            apdu = command::read_binary_whole();
+        }
+        Response r;
+        try {
+            r = exchange(apdu);
+        } catch (const transport::ExtendedLengthRefused&) {
+            // The reader would not carry it; the card saw nothing, the transaction goes on.
+            read_plan_.refused_by_reader();
+            continue;
+        }
+        if (r.sw == sw_end_of_file) r.sw = sw_ok;
+        if (r.ok()) {
+            read_plan_.worked(form);
+            return r;
+        }
+        // EF 0001 before the sign password: every form gets the same answer.
+        if (r.sw == sw_security_not_satisfied) return r;
+        if (r.sw == sw_file_not_found && form == ReadPlan::Form::ShortEfIdExtended) {
+            file_not_found_by_id = true;  // absent, or the card is in another AP: SELECT EF tells
+            continue;
+        }
+        read_plan_.refused_by_card(form);
+    }
+}
+
 Bytes JpkiApplet::read_certificate(Fid certificate_ef) {
-    if (!is_certificate_ef(certificate_ef)) throw std::invalid_argument("not a certificate EF");
+    const ReadableFile* file = certificate_file(certificate_ef);
+    if (file == nullptr) throw std::invalid_argument("not a certificate EF");
     const Need need = certificate_ef == ef::sign_certificate ? Need::SecurityState : Need::Nothing;
     return run([&] {
-        select_ef(certificate_ef, need);
         // docs/card.md "Certificate length": 4 bytes at offset 0 are 30 82 hh ll; the DER object
-        // is 4 + hhll bytes (filler follows it); the rest comes in chunks of up to 256 bytes.
-        Response head = exchange(command::read_binary(0, max_le));
-        // A refused long read (a length complaint, say) gets the 4-byte read others use; a
-        // security refusal (EF 0001 before the sign password) would only be refused again.
-        if (!head.ok() && head.sw != 0x6982) head = exchange(command::read_binary(0, 4));
+        // is 4 + hhll bytes (filler follows it).
+        const Response head = read_certificate_head(*file, need);
         expect_ok(head.sw, Instruction::ReadBinary, "READ BINARY");
         if (head.data.size() < 4 || head.data[0] != 0x30 || head.data[1] != 0x82) {
             throw_invalid_response("certificate EF does not start with 30 82 hh ll");
@@ -205,9 +274,12 @@ Bytes JpkiApplet::read_certificate(Fid certificate_ef) {
         const std::size_t body = (std::size_t{head.data[2]} << 8) | head.data[3];
         const std::size_t total = 4 + body;
         // DER uses 82 only for lengths >= 256; READ BINARY offsets stop at 7FFF.
-        if (body < 0x100 || total > 0x8000) throw_invalid_response("certificate length out of range");
+        if (body < 0x100 || total > file->max_size) throw_invalid_response("certificate length out of range");
         Bytes der(head.data.begin(), head.data.begin() + static_cast<std::ptrdiff_t>(std::min(head.data.size(), total)));
         der.reserve(total);
+        // The rest in chunks of up to 256 bytes (a short first read, or a card that answered an
+        // extended Le with less than the whole file).
+        if (der.size() < total) select_ef(certificate_ef, need);  // nothing sent if still current
         while (der.size() < total) {
             const std::size_t want = std::min(total - der.size(), max_le);
             const Response chunk = exchange(command::read_binary(static_cast<std::uint16_t>(der.size()), want));

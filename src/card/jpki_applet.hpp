@@ -6,6 +6,8 @@
 //    and is dropped on a reset, a transport error, or forget_selection().
 //  * The selected EF is remembered only inside one transaction: another program may select
 //    other EFs between our transactions, and a SIGN after a stale EF would use the wrong key.
+//    A READ BINARY by short EF identifier (read_plan.hpp) may or may not make its EF current,
+//    so after one the current EF counts as unknown.
 //  * The AP is selected only when it must be: when its selection is unknown (first use, after
 //    reset/reconnect), by probe(), right before a VERIFY (unless this very transaction already
 //    selected it), and when an EF select answers 6A82 while the AP was remembered from an
@@ -35,6 +37,7 @@
 #include "card/errors.hpp"
 #include "card/pin_policy.hpp"
 #include "card/profile.hpp"
+#include "card/read_plan.hpp"
 
 #include <jpki/secure_bytes.hpp>
 #include <jpki/transport.hpp>
@@ -64,7 +67,8 @@ enum class KeySelection { Select, KeepPrevious };
 
 class JpkiApplet {
 public:
-    explicit JpkiApplet(transport::Connection& connection) noexcept;
+    // `plan`: what is known of the card and reader's READ BINARY forms (default: nothing yet).
+    explicit JpkiApplet(transport::Connection& connection, ReadPlan plan = {}) noexcept;
     // Owning form; throws std::invalid_argument for a null connection.
     explicit JpkiApplet(std::unique_ptr<transport::Connection> connection);
     JpkiApplet(const JpkiApplet&) = delete;
@@ -73,7 +77,8 @@ public:
     JpkiApplet& operator=(JpkiApplet&&) = delete;
     ~JpkiApplet() = default;
 
-    // Is this a JPKI card? SELECT AP + SELECT EF 0006 + READ BINARY (detection by AID, not ATR).
+    // Is this a JPKI card? SELECT AP + READ BINARY of EF 0006's label by its short EF identifier,
+    // or SELECT EF 0006 + READ BINARY when the card refuses that (detection by AID, not ATR).
     // nullopt when the AID or EF 0006 is refused, or the card's answers are malformed (no
     // status word, a label longer than asked for). Always selects the AP.
     std::optional<CardInfo> probe();
@@ -82,12 +87,18 @@ public:
     // EF 0008 byte 0 [ONE]; when EF 0008 is absent or unreadable, whether EF 0001 exists.
     bool has_sign_certificate();
 
-    // The DER certificate in EF 000A, 000B, 0001 or 0002 (std::invalid_argument for any other):
-    // READ BINARY 256 bytes at offset 0, which start with 30 82 hh ll, then the rest in chunks of
-    // up to 256 bytes: ceil((4 + hhll) / 256) READ BINARYs. (Others read 4 bytes first; a
-    // certificate EF is always longer than 256 bytes, so that costs an APDU for nothing. If a
-    // card refuses the long first read, the 4-byte read follows.) EF 0001 needs the SignPin
-    // verified (6982 -> SecurityStatusNotSatisfied). Filler after the DER object is not returned.
+    // The DER certificate in EF 000A, 000B, 0001 or 0002 (std::invalid_argument for any other),
+    // read in the first form read_plan() does not rule out (see card/read_plan.hpp):
+    //  * the whole file in one READ BINARY with an extended Le of 00 00, by short EF identifier
+    //    (no SELECT EF) or after SELECT EF; it starts with 30 82 hh ll and the filler after the
+    //    4 + hhll bytes is dropped. (Reading the 4 bytes first would cost an APDU more to save
+    //    sending the filler, a few hundred bytes.)
+    //  * else SELECT EF + READ BINARY 256 bytes at offset 0, then the rest in chunks of up to
+    //    256 bytes (if the card refuses the long first read, a 4-byte read follows).
+    // A card's error status or transport::ExtendedLengthRefused moves to the next form inside
+    // the same transaction. EF 0001 needs the SignPin verified (6982 ->
+    // SecurityStatusNotSatisfied, no other form tried) and is read under the rule above: the AP
+    // is never selected for it. Filler after the DER object is not returned.
     Bytes read_certificate(Fid certificate_ef);
 
     // The PIN's retry counter via SELECT PIN EF + empty VERIFY (spends no try): 63Cx -> x,
@@ -151,6 +162,8 @@ public:
     void forget_selection() noexcept;
 
     [[nodiscard]] transport::Connection& connection() noexcept { return connection_; }
+    // What this card and reader were found to take (short EF identifiers, extended Le).
+    [[nodiscard]] const ReadPlan& read_plan() const noexcept { return read_plan_; }
 
 private:
     enum class Need { Nothing, SecurityState };  // does the operation rely on a verified PIN?
@@ -204,6 +217,14 @@ private:
     // true once `fid` is the current EF, false when the card answers 6A82.
     bool select_ef_if_present(Fid fid, Need need, OnFileNotFound on_not_found = OnFileNotFound::ReselectAp);
     void select_ef(Fid fid, Need need);
+    // The AP selected (or SecurityStateLost for `need`), as before any EF access.
+    void ensure_ap(Need need);
+    // READ BINARY of a small file (`length` bytes at offset 0) by short EF identifier when the
+    // plan allows it, else SELECT EF + READ BINARY. nullopt when the EF does not exist (6A82).
+    std::optional<Response> read_small_file(const ReadableFile& file, std::size_t length, OnFileNotFound on_not_found);
+    // The first answer of a certificate read: the whole file, or its first 256 (or 4) bytes with
+    // the EF selected. Tries the plan's forms in turn.
+    Response read_certificate_head(const ReadableFile& file, Need need);
     void verify_selected_pin(PinRole role, const SecureBytes& normalised_pin, const TriesCheck& check);
     int read_tries_left(PinRole role);  // empty VERIFY on the selected PIN EF
     Bytes compute_digital_signature(PinRole key, std::span<const std::uint8_t> data,
@@ -220,6 +241,7 @@ private:
     bool secret_sent_ = false;       // a PIN went out in the current attempt
     std::uint64_t security_epoch_ = 0;
     std::uint64_t resets_seen_ = 0;
+    ReadPlan read_plan_;             // survives resets: same card, same reader
 };
 
 }  // namespace jpki::card

@@ -31,6 +31,32 @@ inline constexpr Fid sign_pin = 0x001B;             // 6..16 of 0-9 A-Z, 5 tries
 
 inline constexpr std::size_t token_label_length = 32;  // EF 0006 label, space padded
 
+// A file the module reads with READ BINARY, as the card reference knows it (docs/card.md
+// "Elementary files" and "Longer reads, fewer APDUs").
+struct ReadableFile {
+    Fid fid;
+    // Short EF identifier (ISO 7816-4: READ BINARY P1 = 80 | sfi, no SELECT EF). On the JPKI AP
+    // the SFI is the EF number; myna-browser-ext reads EF 000A this way [ONE]; for the others it
+    // is the same rule, untried, so the module falls back to SELECT EF when a card refuses.
+    std::uint8_t sfi;
+    // Largest size the module accepts. A certificate EF holds a DER object (30 82 hh ll) and
+    // filler; READ BINARY offsets stop at 7FFF. EF 0006 is a 160-byte token info [ONE].
+    std::size_t max_size;
+};
+
+inline constexpr std::size_t max_certificate_size = 0x8000;
+
+namespace file {
+inline constexpr ReadableFile sign_certificate{ef::sign_certificate, 0x01, max_certificate_size};
+inline constexpr ReadableFile sign_ca_certificate{ef::sign_ca_certificate, 0x02, max_certificate_size};
+inline constexpr ReadableFile token_info{ef::token_info, 0x06, 160};
+inline constexpr ReadableFile certificate_flags{ef::certificate_flags, 0x08, 3};
+inline constexpr ReadableFile auth_certificate{ef::auth_certificate, 0x0A, max_certificate_size};
+inline constexpr ReadableFile auth_ca_certificate{ef::auth_ca_certificate, 0x0B, max_certificate_size};
+inline constexpr std::array<ReadableFile, 4> certificates = {auth_certificate, auth_ca_certificate,
+                                                             sign_certificate, sign_ca_certificate};
+}  // namespace file
+
 // COMPUTE DIGITAL SIGNATURE P1 00: the card adds PKCS#1 v1.5 type-1 padding to 1..245 bytes.
 inline constexpr std::size_t max_sign_input = 245;
 // P1 04: RSASSA-PSS over exactly one SHA-256 hash [ONE].

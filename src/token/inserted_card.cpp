@@ -239,10 +239,6 @@ Bytes InsertedCard::sign(PinRole role, std::span<const std::uint8_t> card_input)
     });
 }
 
-Bytes InsertedCard::get_challenge(std::size_t length) {
-    return card_call([&] { return applet_.get_challenge(length); });
-}
-
 const crypto::Certificate& InsertedCard::certificate(card::Fid ef) {
     auto& slot = ef == card::ef::auth_certificate      ? certificates_.auth
                  : ef == card::ef::auth_ca_certificate ? certificates_.auth_ca

@@ -89,7 +89,6 @@ public:
     void change_pin(PinRole role, const SecureBytes& old_pin, const SecureBytes& new_pin, bool allow_final_try);
     // COMPUTE DIGITAL SIGNATURE with the role's key; needs that PIN logged in.
     Bytes sign(PinRole role, std::span<const std::uint8_t> card_input);
-    Bytes get_challenge(std::size_t length);
 
     // Handles of the role's visible objects (private ones only when logged in) that match the
     // template; a certificate is read only when the template needs one of its attributes.

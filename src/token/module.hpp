@@ -73,9 +73,6 @@ public:
     void verify_update(CK_SESSION_HANDLE session, std::optional<std::span<const std::uint8_t>> part);
     void verify_final(CK_SESSION_HANDLE session, std::span<const std::uint8_t> signature);
 
-    // Random bytes from the card's GET CHALLENGE (§5.15).
-    Bytes generate_random(CK_SESSION_HANDLE session, std::size_t length);
-
     [[nodiscard]] const Logger& logger() const;
 
     // Ends every login this module made on every card, on the card too (a reset where a PIN

@@ -140,9 +140,4 @@ void Module::verify_final(CK_SESSION_HANDLE handle, std::span<const std::uint8_t
     check_signature(state_->crypto, operation, signature);
 }
 
-Bytes Module::generate_random(CK_SESSION_HANDLE handle, std::size_t length) {
-    const auto session = state_->session(handle);
-    return state_->with_card(session->card, [&](InsertedCard& card) { return card.get_challenge(length); });
-}
-
 }  // namespace jpki::token

@@ -330,7 +330,9 @@ CK_TOKEN_INFO Module::token_info(CK_SLOT_ID slot) {
         info.hardwareVersion = {1, 0};
         info.firmwareVersion = {1, 0};
         pad_copy(info.utcTime, "");
-        info.flags = CKF_TOKEN_INITIALIZED | CKF_WRITE_PROTECTED | CKF_RNG;
+        // No CKF_RNG (issue 11, docs/module.md "Random numbers"): NSS pulls bytes from every
+        // token that sets it, one GET CHALLENGE per token per process, and nothing needs them.
+        info.flags = CKF_TOKEN_INITIALIZED | CKF_WRITE_PROTECTED;
         if (role == PinRole::Sign && !inserted.has_sign_certificate()) {
             pad_copy(info.label, kNoSignLabel);
             return info;
@@ -376,11 +378,12 @@ std::optional<CK_SLOT_ID> Module::wait_for_slot_event(bool dont_block) {
     if (auto slot = pop_event()) return slot;
     if (dont_block) return std::nullopt;
     while (!state_->waits_cancelled) {
-        // Slices of at most 1 s, so a cancel that raced the start of a wait is still seen soon,
-        // shorter when a card that could not be opened is due for another probe (item 1).
+        // Event-driven (issue 11): the transport blocks until pcscd reports a change or
+        // C_Finalize cancels the wait; only a card that could not be opened and is due for
+        // another probe (item 1) bounds the wait.
         std::optional<Clock::time_point> next_probe;
         const bool probe_due = state_->probe_retry_due(next_probe);
-        auto slice = std::chrono::milliseconds(1000);
+        auto slice = transport::wait_forever;
         if (next_probe && !probe_due)
             slice = std::clamp(std::chrono::ceil<std::chrono::milliseconds>(*next_probe - Clock::now()),
                                std::chrono::milliseconds(1), slice);
@@ -393,7 +396,8 @@ std::optional<CK_SLOT_ID> Module::wait_for_slot_event(bool dont_block) {
                 // looking again every second; C_Finalize still ends the wait at once.
                 state_->logger.info(std::string("waiting for pcscd: ") + error.what());
                 std::unique_lock pause(state_->pause_mutex);
-                state_->pause_wake.wait_for(pause, slice, [&] { return state_->waits_cancelled.load(); });
+                state_->pause_wake.wait_for(pause, std::min(slice, std::chrono::milliseconds(1000)),
+                                            [&] { return state_->waits_cancelled.load(); });
                 changed = true;
             }
         }

@@ -7,6 +7,7 @@
 #include <PCSC/winscard.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -46,9 +47,10 @@ public:
     // or cancel_wait(). Throws ServiceUnavailable when pcscd cannot be reached at the start; a
     // pcscd that goes away during the wait is reported as a change (its readers are gone).
     bool wait_for_change(std::chrono::milliseconds timeout) override;
-    // Wakes a blocked wait_for_change (SCardCancel). A cancel that arrives while no wait is
-    // blocked makes the next wait return false at once; one that races the start of a wait is
-    // seen within a second (waits are cut in 1 s slices for that reason).
+    // Wakes a blocked wait_for_change (SCardCancel), and returns once it has returned (at most
+    // 5 s). A cancel that arrives while no wait runs makes the next wait return false at once;
+    // one that races the start of a wait is repeated every 20 ms until the wait ends, so waits
+    // need no timeout (wait_forever = SCardGetStatusChange with INFINITE).
     void cancel_wait() override;
 
 private:
@@ -71,7 +73,23 @@ private:
     ScardContext wait_context_;
     DWORD pnp_state_ = SCARD_STATE_UNAWARE;
 
-    std::mutex cancel_mutex_;  // guards the two below; never held while blocking
+    // Marks a running wait_for_change (waiting_) for cancel_wait().
+    class WaitingScope {
+    public:
+        explicit WaitingScope(PcscTransport& transport);
+        ~WaitingScope();
+        WaitingScope(const WaitingScope&) = delete;
+        WaitingScope& operator=(const WaitingScope&) = delete;
+        WaitingScope(WaitingScope&&) = delete;
+        WaitingScope& operator=(WaitingScope&&) = delete;
+
+    private:
+        PcscTransport& transport_;
+    };
+
+    std::mutex cancel_mutex_;  // guards the members below; never held while blocking
+    std::condition_variable wait_ended_;  // waiting_ went false
+    bool waiting_ = false;
     bool cancel_requested_ = false;
     bool wait_context_published_ = false;
     SCARDCONTEXT published_wait_context_ = 0;

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <thread>
 #include <utility>
+#include <vector>
 
 namespace jpki::transport {
 namespace {
@@ -108,10 +109,11 @@ Bytes PcscConnection::transmit(std::span<const std::uint8_t> command) {
     if (command.size() > std::numeric_limits<DWORD>::max())
         throw Error("SCardTransmit: command too long");
     ensure_handle();
-    // Short APDUs only (the JPKI applet uses no extended length): at most 256 data bytes plus
-    // SW1 SW2; pcsc-lite's MAX_BUFFER_SIZE (264) covers that with room to spare.
-    std::array<std::uint8_t, MAX_BUFFER_SIZE> response{};
-    DWORD length = response.size();
+    // A short APDU's answer (256 data bytes + SW1 SW2) fits pcsc-lite's MAX_BUFFER_SIZE (264); an
+    // extended Le may bring up to 65536 bytes (pcsc-lite takes up to MAX_BUFFER_SIZE_EXTENDED).
+    const bool extended = is_extended_length(command);
+    std::vector<std::uint8_t> response(extended ? max_extended_response : MAX_BUFFER_SIZE);
+    auto length = static_cast<DWORD>(response.size());
     SCARD_IO_REQUEST receive_pci{};
     const LONG rv = SCardTransmit(handle_.get(), pci_for(protocol_), command.data(),
                                   static_cast<DWORD>(command.size()), &receive_pci,
@@ -129,10 +131,27 @@ Bytes PcscConnection::transmit(std::span<const std::uint8_t> command) {
         // A card pulled out in the middle of an APDU is not always reported as removed: vpcd,
         // for one, answers with no bytes at all, and pcscd notices the empty reader only at its
         // next poll (PCSCLITE_STATUS_POLL_RATE, 400 ms).
+        // An extended APDU that a short-APDU reader will not carry fails the same way
+        // (SCARD_E_NOT_TRANSACTED from the CCID driver or vpcd) with the card still present:
+        // that is told apart at once, without waiting for pcscd's poll, so the fallback to
+        // short APDUs costs no second. A card pulled out at that very moment shows up at the
+        // next short APDU.
+        if (extended && card_present_now()) {
+            throw ExtendedLengthRefused(std::string(error.what()) + " (extended-length APDU)");
+        }
         if (card_left_reader()) throw CardRemoved(std::string(error.what()) + "; the card has left the reader");
         throw;
     }
     return Bytes(response.begin(), response.begin() + static_cast<std::ptrdiff_t>(length));
+}
+
+bool PcscConnection::card_present_now() noexcept {
+    SCARD_READERSTATE state{};
+    state.szReader = reader_.c_str();
+    state.dwCurrentState = SCARD_STATE_UNAWARE;
+    const LONG rv = SCardGetStatusChange(context_.get(), 0, &state, 1);
+    if (rv != SCARD_S_SUCCESS && rv != SCARD_E_TIMEOUT) return false;
+    return (state.dwEventState & SCARD_STATE_PRESENT) != 0;
 }
 
 bool PcscConnection::card_left_reader() noexcept {

@@ -61,6 +61,8 @@ private:
     // After an exchange failed in a way PC/SC did not call a removal: true when the reader
     // shows no card now or within removal_notice_bound (pcscd polls the reader).
     [[nodiscard]] bool card_left_reader() noexcept;
+    // The reader shows a card right now (no waiting).
+    [[nodiscard]] bool card_present_now() noexcept;
     static constexpr std::chrono::milliseconds removal_notice_bound{1500};
     // After a busy timeout the handle is gone: connect to reader_ again, waiting at most
     // busy_timeout_ (CardBusy otherwise; the connect goes on and is picked up by the next call).

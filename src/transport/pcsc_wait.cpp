@@ -12,9 +12,12 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Waits are cut into slices this long, so a cancel_wait() that lands just before pcsc-lite
-// marks the call cancellable (and is then lost by it) still takes effect soon.
-constexpr std::chrono::milliseconds slice_length{1000};
+// pcsc-lite drops an SCardCancel that arrives before SCardGetStatusChange has marked its call
+// cancellable. cancel_wait() therefore repeats it this often until the wait has returned, so the
+// wait itself can block without a timeout (issue 11: no polling, ~no CPU while idle).
+constexpr std::chrono::milliseconds cancel_repeat{20};
+// ... and gives up after this long (a pcscd that answers nothing at all).
+constexpr std::chrono::milliseconds cancel_bound{5000};
 
 // The state bits whose change is a slot event: presence, muteness, reader availability, and
 // the event counter (high 16 bits). INUSE/EXCLUSIVE flip whenever some program connects —
@@ -68,15 +71,34 @@ bool PcscTransport::take_cancel() noexcept {
 }
 
 void PcscTransport::cancel_wait() {
-    const std::lock_guard lock(cancel_mutex_);
+    std::unique_lock lock(cancel_mutex_);
     cancel_requested_ = true;
+    const auto deadline = Clock::now() + cancel_bound;
     // SCardCancel must use the waiting call's own context (pcsc-lite's rule for cross-thread
-    // use); holding cancel_mutex_ keeps that context from being released meanwhile.
-    if (wait_context_published_) (void)SCardCancel(published_wait_context_);
+    // use); holding cancel_mutex_ keeps that context from being released meanwhile. Repeated
+    // until the wait has returned (see cancel_repeat).
+    while (waiting_ && Clock::now() < deadline) {
+        if (wait_context_published_) (void)SCardCancel(published_wait_context_);
+        wait_ended_.wait_for(lock, cancel_repeat, [this] { return !waiting_; });
+    }
+}
+
+PcscTransport::WaitingScope::WaitingScope(PcscTransport& transport) : transport_(transport) {
+    const std::lock_guard lock(transport_.cancel_mutex_);
+    transport_.waiting_ = true;
+}
+
+PcscTransport::WaitingScope::~WaitingScope() {
+    {
+        const std::lock_guard lock(transport_.cancel_mutex_);
+        transport_.waiting_ = false;
+    }
+    transport_.wait_ended_.notify_all();
 }
 
 bool PcscTransport::wait_for_change(std::chrono::milliseconds timeout) {
     const std::lock_guard wait_lock(wait_mutex_);
+    const WaitingScope waiting(*this);
     // Longer than a year is forever; this also keeps the deadline from overflowing.
     const auto limit = std::clamp<std::chrono::milliseconds>(
         timeout, std::chrono::milliseconds::zero(), std::chrono::hours(24 * 365));
@@ -132,11 +154,13 @@ bool PcscTransport::wait_for_change(std::chrono::milliseconds timeout) {
         states.back().szReader = detail::pnp_notification;
         states.back().dwCurrentState = pnp_state_;
 
-        const auto remaining =
-            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-        const auto slice = std::clamp(remaining, std::chrono::milliseconds::zero(), slice_length);
-        rv = SCardGetStatusChange(wait_context_.get(), static_cast<DWORD>(slice.count()),
-                                  states.data(), static_cast<DWORD>(states.size()));
+        // No timeout at all for "forever": pcscd wakes us for any reader or card event (the PnP
+        // pseudo-reader included) and cancel_wait() for C_Finalize.
+        const auto remaining = std::clamp(
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()),
+            std::chrono::milliseconds::zero(), limit);
+        const DWORD wait_ms = limit >= wait_forever ? INFINITE : static_cast<DWORD>(remaining.count());
+        rv = SCardGetStatusChange(wait_context_.get(), wait_ms, states.data(), static_cast<DWORD>(states.size()));
         if (rv == SCARD_E_CANCELLED) {
             (void)take_cancel();
             return false;
@@ -160,7 +184,7 @@ bool PcscTransport::wait_for_change(std::chrono::milliseconds timeout) {
             // Only sharing bits moved: keep waiting from the new state.
         }
         if (take_cancel()) return false;
-        if (Clock::now() >= deadline) return false;
+        if (limit < wait_forever && Clock::now() >= deadline) return false;
     }
 }
 

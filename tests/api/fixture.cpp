@@ -31,8 +31,18 @@ public:
     std::unique_ptr<jpki::transport::Connection> connect(const std::string& reader) override {
         return target_->connect(reader);
     }
-    bool wait_for_change(std::chrono::milliseconds timeout) override { return target_->wait_for_change(timeout); }
-    void cancel_wait() override { target_->cancel_wait(); }
+    bool wait_for_change(std::chrono::milliseconds timeout) override {
+        WaitRecord& record = wait_record();
+        ++record.waits;
+        long long shortest = record.shortest_ms.load();
+        while (timeout.count() < shortest && !record.shortest_ms.compare_exchange_weak(shortest, timeout.count())) {
+        }
+        return target_->wait_for_change(timeout);
+    }
+    void cancel_wait() override {
+        ++wait_record().cancels;
+        target_->cancel_wait();
+    }
 
 private:
     std::shared_ptr<VirtualReaders> target_;
@@ -92,6 +102,11 @@ const EVP_MD* digest_for(CK_MECHANISM_TYPE mechanism) {
 }
 
 }  // namespace
+
+WaitRecord& wait_record() {
+    static WaitRecord record;
+    return record;
+}
 
 // ---- TempDir, ScopedEnv -------------------------------------------------------------------
 

@@ -9,8 +9,10 @@
 #include <jpki/vcard/config.hpp>
 #include <jpki/vcard/virtual_readers.hpp>
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -35,6 +37,20 @@ inline constexpr CK_ULONG signature_size = 256;
 
 // The hex CKA_IDs of docs/design.md §3.
 inline constexpr std::uint8_t id_auth = 0x01, id_sign = 0x02, id_auth_ca = 0x03, id_sign_ca = 0x04;
+
+// What the module asked of its transport's waits, over every Fixture of the process (the
+// forwarding transport counts): reset() it before the part of a test it describes.
+struct WaitRecord {
+    std::atomic<long long> shortest_ms{std::numeric_limits<long long>::max()};
+    std::atomic<int> waits{0};
+    std::atomic<int> cancels{0};
+    void reset() {
+        shortest_ms = std::numeric_limits<long long>::max();
+        waits = 0;
+        cancels = 0;
+    }
+};
+WaitRecord& wait_record();
 
 // What a test wants before C_Initialize.
 struct Setup {

@@ -269,6 +269,25 @@ TEST_CASE("a blocking C_WaitForSlotEvent is woken by C_Finalize with CKR_CRYPTOK
     CHECK(std::chrono::steady_clock::now() - start < 2s);
 }
 
+TEST_CASE("a blocking C_WaitForSlotEvent waits without a timeout; C_Finalize cancels it", "[events][wait]") {
+    // Issue 11: event-driven, no 1 s polling slices (an idle process uses no CPU).
+    Fixture f;
+    CHECK(f.slot_list(false).size() == 2);
+    f.drain_events();
+    wait_record().reset();
+    auto waiter = std::async(std::launch::async, [&] {
+        CK_SLOT_ID slot = 999;
+        return f.p11->C_WaitForSlotEvent(0, &slot, nullptr);
+    });
+    REQUIRE(waiter.wait_for(1500ms) == std::future_status::timeout);
+    CHECK(wait_record().waits == 1);  // one wait, not one per second
+    CHECK(wait_record().shortest_ms >= jpki::transport::wait_forever.count());
+    REQUIRE(f.p11->C_Finalize(nullptr) == CKR_OK);
+    REQUIRE(waiter.wait_for(5s) == std::future_status::ready);
+    CHECK(waiter.get() == CKR_CRYPTOKI_NOT_INITIALIZED);
+    CHECK(wait_record().cancels >= 1);
+}
+
 TEST_CASE("four threads, each with its own session, log in once and sign 20 times concurrently", "[threads]") {
     Setup setup;
     setup.reserved = "slots=both";  // C_Initialize with CKF_OS_LOCKING_OK (and pReserved)

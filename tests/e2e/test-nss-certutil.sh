@@ -127,11 +127,14 @@ segment() {  # the trace lines of one listing: after the previous marker, up to 
                          END {printf "%s", lines}' "$work/trace"
 }
 for name in env-auth firefox; do
-    segment "$name" | grep -q '^00A4020C02000A' || fail "$name: the auth certificate was not read from the card"
+    # SELECT EF 000A, or READ BINARY by its short EF identifier 0A (issue 11).
+    segment "$name" | grep -qE '^(00A4020C02000A|00B08A)' || fail "$name: the auth certificate was not read from the card"
     ! segment "$name" | grep -q '^00A4020C02001B' || fail "$name: the sign token's PIN file was selected"
 done
 for name in env-sign soffice; do
     segment "$name" | grep -q '^00A4020C02001B' || fail "$name: no sign password verified"
     ! segment "$name" | grep -q '^00A4020C020018' || fail "$name: the auth token's PIN file was selected"
 done
+# No token advertises CKF_RNG (issue 11), so NSS pulls no random bytes from the card.
+! grep -q '^0084' "$work/trace" || fail "NSS sent GET CHALLENGE: a token still advertises CKF_RNG"
 echo PASS

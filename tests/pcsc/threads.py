@@ -22,7 +22,8 @@ probes the card (each must see both tokens: C2 again, in one process and in unde
 both tokens are logged in once, then THREADS threads do OPERATIONS mixed operations each (sign
 on either token with CKM_SHA256_RSA_PKCS or CKM_RSA_PKCS over a DigestInfo, C_GetTokenInfo,
 certificate read, C_GenerateRandom, C_GetSlotList(TRUE), C_GetSessionInfo), each on sessions of
-its own, against a card with 20 ms per APDU. Every call must answer CKR_OK, every
+its own, against a card with 20 ms per APDU. Every call must answer CKR_OK (C_GenerateRandom:
+CKR_RANDOM_NO_RNG, the tokens have no RNG), every
 signature must verify with the card's certificate, every certificate must be the card's, and the
 card must see exactly the two VERIFYs of the two logins (no silent re-login).
 The module is called through ctypes, which releases the GIL during each call, so the threads
@@ -151,6 +152,7 @@ ROLES = {   # token label, PIN, key CKA_ID, certificate file
     "sign": ("JPKI (Digital Signature PIN)", b"ABC123", 0x02, "sign-cert.der"),
 }
 SHA256_DIGESTINFO_PREFIX = bytes.fromhex("3031300D060960864801650304020105000420")
+CKR_RANDOM_NO_RNG = 0x121
 CKR_OK, CKF_OS_LOCKING_OK, CKF_SERIAL_SESSION, CKU_USER = 0, 0x2, 0x4, 1
 CKO_CERTIFICATE, CKO_PRIVATE_KEY, CKA_CLASS, CKA_VALUE, CKA_ID = 1, 3, 0x0, 0x11, 0x102
 CKM_RSA_PKCS, CKM_SHA256_RSA_PKCS = 0x1, 0x40
@@ -184,6 +186,7 @@ class Pkcs11Error(Exception):
         except ImportError:
             name = hex(rv)
         super().__init__("%s: %s" % (function, name))
+        self.rv = rv
 
 
 class Module:
@@ -296,7 +299,13 @@ def stress_thread(module, slots, number, counts, problems):
                             raise RuntimeError("the %s certificate read differs from the card's" % role)
                 elif operation == "random":
                     buffer = ctypes.create_string_buffer(32)
-                    module.C_GenerateRandom(session, buffer, ULONG(32))
+                    # No CKF_RNG (issue 11): CKR_RANDOM_NO_RNG, and nothing sent to the card.
+                    try:
+                        module.C_GenerateRandom(session, buffer, ULONG(32))
+                        raise RuntimeError("C_GenerateRandom answered CKR_OK without an RNG")
+                    except Pkcs11Error as error:
+                        if error.rv != CKR_RANDOM_NO_RNG:
+                            raise
                 elif operation == "slot-list":
                     if sorted(module.slot_list()) != sorted(slots.values()):
                         raise RuntimeError("C_GetSlotList(TRUE) answered %s" % module.slot_list())

@@ -82,6 +82,8 @@ struct MiniCard {
     bool auth_verified = false;
     bool sign_verified = false;
     bool pss = false;
+    bool short_ef_id = false;  // READ BINARY P1 = 80 | SFI; else P1 bit 8 is an offset (6B00)
+    bool extended = false;     // extended Le (00 00 00 = 65536); else 6700
 
     MiniCard() {
         std::string label = "JPKIAPICCTOKEN2";
@@ -131,11 +133,19 @@ struct MiniCard {
             return with_sw({}, 0x9000);
         }
         if (ins == 0xB0) {
+            const bool extended_le = c.size() == 7 && c.at(4) == 0;
+            if (extended_le && !extended) return with_sw({}, 0x6700);
+            std::size_t offset = (std::size_t{p1} << 8) | c.at(3);
+            if ((p1 & 0x80) != 0 && short_ef_id) {
+                if (app != App::Jpki || !files.contains(p1 & 0x1F)) return with_sw({}, 0x6A82);
+                ef = static_cast<std::uint16_t>(p1 & 0x1F);
+                offset = c.at(3);
+            }
             if (!ef) return with_sw({}, 0x6986);
             if (*ef == ef::sign_certificate && !sign_verified) return with_sw({}, 0x6982);
             const Bytes& content = files.at(*ef);
-            const std::size_t offset = (std::size_t{p1} << 8) | c.at(3);
-            const std::size_t le = c.at(4) == 0 ? 256 : c.at(4);
+            const std::size_t le = extended_le ? (c[5] == 0 && c[6] == 0 ? 65536 : (std::size_t{c[5]} << 8) | c[6])
+                                               : (c.at(4) == 0 ? 256 : c.at(4));
             if (offset >= content.size()) return with_sw({}, 0x6B00);
             const std::size_t n = std::min(le, content.size() - offset);
             return with_sw(Bytes(content.begin() + static_cast<long>(offset), content.begin() + static_cast<long>(offset + n)), 0x9000);
@@ -189,12 +199,18 @@ public:
     int resets_at_reconnect = 0;        // the next n reconnect() calls meet yet another reset
     std::string reset_at_command;       // a command starting with this hex meets a reset (once)
     bool removed = false;
+    bool reader_short_only = false;     // the reader fails extended-length APDUs (never sent)
+    std::vector<std::string> refused;   // what the reader refused
 
     Bytes transmit(std::span<const std::uint8_t> command) override {
         REQUIRE(in_transaction_);  // every exchange runs inside a transaction
         if (removed) throw transport::CardRemoved("removed");
         if (must_reconnect_) throw transport::CardReset("reset");
         const std::string c = hex(command);
+        if (reader_short_only && transport::is_extended_length(command)) {
+            refused.push_back(c);
+            throw transport::ExtendedLengthRefused("short APDUs only");
+        }
         sent.push_back(c);
         if (!reset_at_command.empty() && c.starts_with(reset_at_command)) {
             reset_at_command.clear();
@@ -251,6 +267,10 @@ private:
 };
 
 const std::string select_ap = "00A4040C0AD392F000260100000001";
+// Most tests follow the SELECT EF + short READ BINARY path; the whole-file forms have their own
+// tests below (issue 11).
+using Support = jpki::card::ReadPlan::Support;
+const jpki::card::ReadPlan short_reads{Support::No, Support::No};
 std::string select_ef(std::uint16_t fid) {
     const std::uint8_t id[] = {static_cast<std::uint8_t>(fid >> 8), static_cast<std::uint8_t>(fid)};
     return "00A4020C02" + hex(id);
@@ -275,7 +295,7 @@ Kind kind_of(const std::function<void()>& f) {
 
 TEST_CASE("probe: JPKI detected by AID + EF 0006, and nothing more is read", "[card][applet]") {
     FakeConnection conn;
-    JpkiApplet applet(conn);
+    JpkiApplet applet(conn, short_reads);
     const auto info = applet.probe();
     REQUIRE(info);
     CHECK(info->label == "JPKIAPICCTOKEN2");
@@ -287,7 +307,7 @@ TEST_CASE("probe: JPKI detected by AID + EF 0006, and nothing more is read", "[c
 TEST_CASE("probe: an under-15 card is probed the same way", "[card][applet]") {
     FakeConnection conn;
     conn.card.remove_sign_certificate();
-    JpkiApplet applet(conn);
+    JpkiApplet applet(conn, short_reads);
     const auto info = applet.probe();
     REQUIRE(info);
     CHECK(info->label == "JPKIAPICCTOKEN2");
@@ -297,7 +317,7 @@ TEST_CASE("probe: an under-15 card is probed the same way", "[card][applet]") {
 TEST_CASE("has_sign_certificate: EF 0008 byte 0, in its own transaction", "[card][applet]") {
     FakeConnection conn;
     SECTION("a normal card: 8F") {
-        JpkiApplet applet(conn);
+        JpkiApplet applet(conn, short_reads);
         REQUIRE(applet.probe());
         conn.take();
         CHECK(applet.has_sign_certificate());
@@ -308,21 +328,21 @@ TEST_CASE("has_sign_certificate: EF 0008 byte 0, in its own transaction", "[card
     }
     SECTION("an under-15 card: 00") {
         conn.card.remove_sign_certificate();
-        JpkiApplet applet(conn);
+        JpkiApplet applet(conn, short_reads);
         REQUIRE(applet.probe());
         conn.take();
         CHECK_FALSE(applet.has_sign_certificate());
         CHECK(conn.take() == std::vector<std::string>{select_ef(0x0008), "00B0000003"});
     }
     SECTION("without a probe first: the AP selection is unknown, so it selects the AP") {
-        JpkiApplet applet(conn);
+        JpkiApplet applet(conn, short_reads);
         CHECK(applet.has_sign_certificate());
         CHECK(conn.take() == std::vector<std::string>{select_ap, select_ef(0x0008), "00B0000003"});
         CHECK(conn.begins == 1);
     }
     SECTION("EF 0008 unreadable: EF 0001's select decides") {
         conn.script["00B0000003"] = {"6982"};
-        JpkiApplet applet(conn);
+        JpkiApplet applet(conn, short_reads);
         REQUIRE(applet.probe());
         conn.take();
         CHECK(applet.has_sign_certificate());
@@ -331,7 +351,7 @@ TEST_CASE("has_sign_certificate: EF 0008 byte 0, in its own transaction", "[card
     SECTION("EF 0008 answering no data: EF 0001's select decides") {
         conn.script["00B0000003"] = {"9000"};
         conn.card.remove_sign_certificate();
-        JpkiApplet applet(conn);
+        JpkiApplet applet(conn, short_reads);
         CHECK_FALSE(applet.has_sign_certificate());
         CHECK(conn.take() == std::vector<std::string>{select_ap, select_ef(0x0008), "00B0000003", select_ef(0x0001)});
     }
@@ -343,7 +363,7 @@ TEST_CASE("has_sign_certificate without EF 0008: EF 0001's select decides", "[ca
     SECTION("under-15 card, AP selected in this transaction: 6A82 twice costs no AP reselect") {
         conn.card.remove_sign_certificate();
         conn.card.files.erase(ef::certificate_flags);
-        JpkiApplet applet(conn);
+        JpkiApplet applet(conn, short_reads);
         CHECK_FALSE(applet.has_sign_certificate());
         CHECK(conn.take() == std::vector<std::string>{select_ap, select_ef(0x0008), select_ef(0x0001)});
         CHECK(applet.security_epoch() == 0);
@@ -351,7 +371,7 @@ TEST_CASE("has_sign_certificate without EF 0008: EF 0001's select decides", "[ca
     SECTION("under-15 card, asked inside the probe's transaction") {
         conn.card.remove_sign_certificate();
         conn.card.files.erase(ef::certificate_flags);
-        JpkiApplet applet(conn);
+        JpkiApplet applet(conn, short_reads);
         const bool has_sign = applet.in_transaction([&] {
             REQUIRE(applet.probe());
             return applet.has_sign_certificate();
@@ -363,13 +383,13 @@ TEST_CASE("has_sign_certificate without EF 0008: EF 0001's select decides", "[ca
         CHECK(applet.security_epoch() == 0);
     }
     SECTION("a card with EF 0001") {
-        JpkiApplet applet(conn);
+        JpkiApplet applet(conn, short_reads);
         CHECK(applet.has_sign_certificate());
         CHECK(conn.take() == std::vector<std::string>{select_ap, select_ef(0x0008), select_ef(0x0001)});
     }
     SECTION("AP remembered from the probe's transaction: the 6A82 of EF 0008 means absent, no AP reselect") {
         // EF 0008 is [ONE]: its absence must not pass for "card moved", which would drop logins.
-        JpkiApplet applet(conn);
+        JpkiApplet applet(conn, short_reads);
         REQUIRE(applet.probe());
         conn.take();
         CHECK(applet.has_sign_certificate());
@@ -381,7 +401,7 @@ TEST_CASE("has_sign_certificate without EF 0008: EF 0001's select decides", "[ca
 TEST_CASE("probe: a card without the JPKI AID is not ours", "[card][applet]") {
     FakeConnection conn;
     conn.script[select_ap] = {"6A82"};
-    JpkiApplet applet(conn);
+    JpkiApplet applet(conn, short_reads);
     CHECK_FALSE(applet.probe());
     CHECK(conn.take() == std::vector<std::string>{select_ap});
     CHECK(conn.ends == 1);
@@ -389,7 +409,7 @@ TEST_CASE("probe: a card without the JPKI AID is not ours", "[card][applet]") {
 
 TEST_CASE("certificate read: exact APDU sequence for a 1185-byte certificate", "[card][applet]") {
     FakeConnection conn;
-    JpkiApplet applet(conn);
+    JpkiApplet applet(conn, short_reads);
     const Bytes cert = applet.read_certificate(ef::auth_certificate);
     CHECK(cert == fake_certificate(1185, 1));  // the DER only, no filler
     // 30 82 04 9D: 4 + 1181 = 1185 bytes = 4 x 256 + 161 (A1): 256 at offset 0, which carries
@@ -415,7 +435,7 @@ TEST_CASE("certificate read: exact APDU sequence for a 1185-byte certificate", "
 TEST_CASE("certificate read: a certificate of exactly n*256 bytes needs no short last read", "[card][applet]") {
     FakeConnection conn;
     conn.card.files[ef::sign_ca_certificate] = with_filler(fake_certificate(512, 9));
-    JpkiApplet applet(conn);
+    JpkiApplet applet(conn, short_reads);
     CHECK(applet.read_certificate(ef::sign_ca_certificate) == fake_certificate(512, 9));
     CHECK(conn.take() == std::vector<std::string>{select_ap, select_ef(0x0002), "00B0000000", "00B0010000"});
 
@@ -436,7 +456,7 @@ TEST_CASE("certificate read: a certificate of exactly n*256 bytes needs no short
 
 TEST_CASE("certificate read: a card refusing the 256-byte first read gets the 4-byte read", "[card][applet]") {
     FakeConnection conn;
-    JpkiApplet applet(conn);
+    JpkiApplet applet(conn, short_reads);
     SECTION("6B00") {
         conn.script["00B0000000"] = {"6B00"};
     }
@@ -460,7 +480,7 @@ TEST_CASE("certificate read: a card refusing the 256-byte first read gets the 4-
 
 TEST_CASE("certificate read: the 4-byte fallback read failing too is a card error", "[card][applet]") {
     FakeConnection conn;
-    JpkiApplet applet(conn);
+    JpkiApplet applet(conn, short_reads);
     SECTION("both refused") {
         conn.script["00B0000000"] = {"6700"};
         conn.script["00B0000004"] = {"6A81"};
@@ -478,7 +498,7 @@ TEST_CASE("certificate read: the 4-byte fallback read failing too is a card erro
 
 TEST_CASE("certificate read: malformed headers are refused", "[card][applet]") {
     FakeConnection conn;
-    JpkiApplet applet(conn);
+    JpkiApplet applet(conn, short_reads);
     SECTION("not 30 82") {
         conn.card.files[ef::auth_certificate] = unhex("3081FF00" + std::string(600, '0'));
         CHECK(kind_of([&] { (void)applet.read_certificate(ef::auth_certificate); }) == Kind::InvalidResponse);
@@ -503,7 +523,7 @@ TEST_CASE("certificate read: malformed headers are refused", "[card][applet]") {
 
 TEST_CASE("EF 0001 needs the SignPin: 6982 -> SecurityStatusNotSatisfied", "[card][applet]") {
     FakeConnection conn;
-    JpkiApplet applet(conn);
+    JpkiApplet applet(conn, short_reads);
     REQUIRE(applet.probe());
     conn.take();
     CHECK(kind_of([&] { (void)applet.read_certificate(ef::sign_certificate); }) == Kind::SecurityStatusNotSatisfied);
@@ -522,7 +542,7 @@ TEST_CASE("EF 0001 needs the SignPin: 6982 -> SecurityStatusNotSatisfied", "[car
 
 TEST_CASE("VERIFY always selects the AP first, then the PIN EF", "[card][applet]") {
     FakeConnection conn;
-    JpkiApplet applet(conn);
+    JpkiApplet applet(conn, short_reads);
     REQUIRE(applet.probe());
     conn.take();
     applet.verify(PinRole::Auth, pin("1234"));
@@ -537,7 +557,7 @@ TEST_CASE("VERIFY always selects the AP first, then the PIN EF", "[card][applet]
 
 TEST_CASE("VERIFY in one transaction reuses an AP that transaction selected", "[card][applet]") {
     FakeConnection conn;
-    JpkiApplet applet(conn);
+    JpkiApplet applet(conn, short_reads);
     REQUIRE(applet.probe());
     conn.take();
     SECTION("tries left, then VERIFY: the AP is still selected before the VERIFY") {
@@ -578,7 +598,7 @@ struct Guard {
 TEST_CASE("VERIFY with a TriesCheck: AP, PIN EF, empty VERIFY, check, VERIFY in one transaction",
           "[card][applet]") {
     FakeConnection conn;
-    JpkiApplet applet(conn);
+    JpkiApplet applet(conn, short_reads);
     REQUIRE(applet.probe());
     conn.take();
     Guard guard;
@@ -622,7 +642,7 @@ TEST_CASE("VERIFY with a TriesCheck: AP, PIN EF, empty VERIFY, check, VERIFY in 
 TEST_CASE("VERIFY with a TriesCheck that throws: no VERIFY with data, the exception propagates",
           "[card][applet]") {
     FakeConnection conn;
-    JpkiApplet applet(conn);
+    JpkiApplet applet(conn, short_reads);
     conn.card.sign_tries = 1;
     Guard guard;
     guard.refuse_at_or_below = 1;
@@ -649,7 +669,7 @@ TEST_CASE("VERIFY with a TriesCheck that throws: no VERIFY with data, the except
 TEST_CASE("VERIFY with a TriesCheck: a reset at the empty VERIFY re-runs it, the PIN goes out once",
           "[card][applet]") {
     FakeConnection conn;
-    JpkiApplet applet(conn);
+    JpkiApplet applet(conn, short_reads);
     Guard guard;
     conn.reset_at_command = verify_status;
     applet.verify(PinRole::Auth, pin("1234"), guard.check());
@@ -663,7 +683,7 @@ TEST_CASE("VERIFY with a TriesCheck: a reset at the empty VERIFY re-runs it, the
 
 TEST_CASE("change_pin with a TriesCheck: empty VERIFY and check before VERIFY old", "[card][applet]") {
     FakeConnection conn;
-    JpkiApplet applet(conn);
+    JpkiApplet applet(conn, short_reads);
     Guard guard;
     SECTION("the check lets it go") {
         applet.change_pin(PinRole::Sign, pin("abc123"), pin("newpin99"), guard.check());
@@ -686,7 +706,7 @@ TEST_CASE("change_pin with a TriesCheck: empty VERIFY and check before VERIFY ol
 
 TEST_CASE("VERIFY answers: 63Cx incorrect with tries, 63C0 and 6984 locked", "[card][applet]") {
     FakeConnection conn;
-    JpkiApplet applet(conn);
+    JpkiApplet applet(conn, short_reads);
     try {
         applet.verify(PinRole::Auth, pin("9999"));
         FAIL("wrong PIN accepted");
@@ -717,7 +737,7 @@ TEST_CASE("VERIFY answers: 63Cx incorrect with tries, 63C0 and 6984 locked", "[c
 
 TEST_CASE("tries_left: SELECT PIN EF + empty VERIFY, no try spent", "[card][applet]") {
     FakeConnection conn;
-    JpkiApplet applet(conn);
+    JpkiApplet applet(conn, short_reads);
     CHECK(applet.tries_left(PinRole::Sign) == 5);
     CHECK(applet.tries_left(PinRole::Auth) == 3);
     const auto sent = conn.take();
@@ -738,7 +758,7 @@ TEST_CASE("tries_left: SELECT PIN EF + empty VERIFY, no try spent", "[card][appl
 
 TEST_CASE("a malformed PIN sends nothing and opens no transaction", "[card][applet]") {
     FakeConnection conn;
-    JpkiApplet applet(conn);
+    JpkiApplet applet(conn, short_reads);
     CHECK(kind_of([&] { applet.verify(PinRole::Auth, pin("123")); }) == Kind::PinLengthOutOfRange);
     CHECK(kind_of([&] { applet.verify(PinRole::Auth, pin("12345")); }) == Kind::PinLengthOutOfRange);
     CHECK(kind_of([&] { applet.verify(PinRole::Auth, pin("12a4")); }) == Kind::PinInvalidCharacter);
@@ -756,7 +776,7 @@ TEST_CASE("a malformed PIN sends nothing and opens no transaction", "[card][appl
 
 TEST_CASE("sign: key EF + COMPUTE DIGITAL SIGNATURE, never an AP select after the VERIFY", "[card][applet]") {
     FakeConnection conn;
-    JpkiApplet applet(conn);
+    JpkiApplet applet(conn, short_reads);
     REQUIRE(applet.probe());
     applet.verify(PinRole::Auth, pin("1234"));
     conn.take();
@@ -775,7 +795,7 @@ TEST_CASE("sign: key EF + COMPUTE DIGITAL SIGNATURE, never an AP select after th
 TEST_CASE("sign with KeepPrevious: the key EF select is skipped only after our own SIGN with that key",
           "[card][applet]") {
     FakeConnection conn;
-    JpkiApplet applet(conn);
+    JpkiApplet applet(conn, short_reads);
     REQUIRE(applet.probe());
     applet.verify(PinRole::Auth, pin("1234"));
     applet.verify(PinRole::Sign, pin("ABC123"));
@@ -889,7 +909,7 @@ TEST_CASE("sign with KeepPrevious: the key EF select is skipped only after our o
 
 TEST_CASE("sign with KeepPrevious: a failed SIGN leaves nothing to keep", "[card][applet]") {
     FakeConnection conn;
-    JpkiApplet applet(conn);
+    JpkiApplet applet(conn, short_reads);
     REQUIRE(applet.probe());
     conn.take();
     const Bytes digest_info(51, 0x31);
@@ -910,7 +930,7 @@ TEST_CASE("sign with KeepPrevious: a failed SIGN leaves nothing to keep", "[card
 
 TEST_CASE("sign with KeepPrevious inside one transaction", "[card][applet]") {
     FakeConnection conn;
-    JpkiApplet applet(conn);
+    JpkiApplet applet(conn, short_reads);
     applet.verify(PinRole::Auth, pin("1234"));
     conn.take();
     const Bytes digest_info(51, 0x31);
@@ -925,7 +945,7 @@ TEST_CASE("sign with KeepPrevious inside one transaction", "[card][applet]") {
 
 TEST_CASE("sign: input outside 1..245 bytes sends nothing", "[card][applet]") {
     FakeConnection conn;
-    JpkiApplet applet(conn);
+    JpkiApplet applet(conn, short_reads);
     CHECK(kind_of([&] { (void)applet.sign(PinRole::Auth, Bytes(246, 0x01)); }) == Kind::WrongLength);
     CHECK(kind_of([&] { (void)applet.sign(PinRole::Sign, Bytes{}); }) == Kind::WrongLength);
     CHECK(kind_of([&] { (void)applet.sign_pss_sha256(PinRole::Auth, Bytes(31, 0x01)); }) == Kind::WrongLength);
@@ -936,7 +956,7 @@ TEST_CASE("sign: input outside 1..245 bytes sends nothing", "[card][applet]") {
 
 TEST_CASE("sign without a verified PIN: 6982 -> SecurityStatusNotSatisfied, no PIN sent", "[card][applet]") {
     FakeConnection conn;
-    JpkiApplet applet(conn);
+    JpkiApplet applet(conn, short_reads);
     REQUIRE(applet.probe());
     conn.take();
     CHECK(kind_of([&] { (void)applet.sign(PinRole::Sign, Bytes(51, 0x31)); }) == Kind::SecurityStatusNotSatisfied);
@@ -947,7 +967,7 @@ TEST_CASE("sign without a verified PIN: 6982 -> SecurityStatusNotSatisfied, no P
 
 TEST_CASE("sign on an applet that never selected the AP: SecurityStateLost, nothing sent", "[card][applet]") {
     FakeConnection conn;
-    JpkiApplet applet(conn);
+    JpkiApplet applet(conn, short_reads);
     CHECK(kind_of([&] { (void)applet.sign(PinRole::Auth, Bytes(51, 0x31)); }) == Kind::SecurityStateLost);
     CHECK(kind_of([&] { (void)applet.read_certificate(ef::sign_certificate); }) == Kind::SecurityStateLost);
     CHECK(conn.sent.empty());
@@ -956,7 +976,7 @@ TEST_CASE("sign on an applet that never selected the AP: SecurityStateLost, noth
 
 TEST_CASE("PSS: P1 04 over a 32-byte hash, 6A86 -> FunctionNotSupported", "[card][applet]") {
     FakeConnection conn;
-    JpkiApplet applet(conn);
+    JpkiApplet applet(conn, short_reads);
     applet.verify(PinRole::Auth, pin("1234"));
     conn.take();
     const Bytes hash(32, 0xAA);
@@ -969,7 +989,7 @@ TEST_CASE("PSS: P1 04 over a 32-byte hash, 6A86 -> FunctionNotSupported", "[card
 TEST_CASE("an EF select answering 6A82 after another program moved the card: AP reselected, epoch moves",
           "[card][applet]") {
     FakeConnection conn;
-    JpkiApplet applet(conn);
+    JpkiApplet applet(conn, short_reads);
     REQUIRE(applet.probe());
     applet.verify(PinRole::Auth, pin("1234"));
     conn.take();
@@ -1004,7 +1024,7 @@ TEST_CASE("an EF select answering 6A82 after another program moved the card: AP 
 TEST_CASE("a genuinely absent EF: 6A82 after the retry is FileNotFound", "[card][applet]") {
     FakeConnection conn;
     conn.card.remove_sign_certificate();
-    JpkiApplet applet(conn);
+    JpkiApplet applet(conn, short_reads);
     REQUIRE(applet.probe());
     conn.take();
     SECTION("AP remembered from an earlier transaction: one reselect, then FileNotFound") {
@@ -1020,7 +1040,7 @@ TEST_CASE("a genuinely absent EF: 6A82 after the retry is FileNotFound", "[card]
 
 TEST_CASE("card reset: reconnect, selection forgotten, epoch moves, free operations re-run", "[card][applet]") {
     FakeConnection conn;
-    JpkiApplet applet(conn);
+    JpkiApplet applet(conn, short_reads);
     REQUIRE(applet.probe());
     conn.take();
 
@@ -1064,7 +1084,7 @@ TEST_CASE("card reset: reconnect, selection forgotten, epoch moves, free operati
 
 TEST_CASE("card reset under a login: the sign is refused, nothing is sent", "[card][applet]") {
     FakeConnection conn;
-    JpkiApplet applet(conn);
+    JpkiApplet applet(conn, short_reads);
     applet.verify(PinRole::Auth, pin("1234"));
     conn.take();
     SECTION("at begin_transaction") {
@@ -1086,7 +1106,7 @@ TEST_CASE("card reset under a login: the sign is refused, nothing is sent", "[ca
 
 TEST_CASE("card reset and VERIFY: a PIN already sent is never sent again", "[card][applet]") {
     FakeConnection conn;
-    JpkiApplet applet(conn);
+    JpkiApplet applet(conn, short_reads);
     SECTION("reset at the VERIFY itself") {
         conn.reset_at_command = verify_1234;
         CHECK(kind_of([&] { applet.verify(PinRole::Auth, pin("1234")); }) == Kind::SecurityStateLost);
@@ -1112,7 +1132,7 @@ TEST_CASE("card reset and VERIFY: a PIN already sent is never sent again", "[car
 
 TEST_CASE("card removed and service errors pass through unchanged", "[card][applet]") {
     FakeConnection conn;
-    JpkiApplet applet(conn);
+    JpkiApplet applet(conn, short_reads);
     REQUIRE(applet.probe());
     conn.take();
     conn.removed = true;
@@ -1126,7 +1146,7 @@ TEST_CASE("card removed and service errors pass through unchanged", "[card][appl
 
 TEST_CASE("forget_selection: the next free read selects the AP, a sign needs a new VERIFY", "[card][applet]") {
     FakeConnection conn;
-    JpkiApplet applet(conn);
+    JpkiApplet applet(conn, short_reads);
     applet.verify(PinRole::Auth, pin("1234"));
     conn.take();
     applet.forget_selection();
@@ -1138,7 +1158,7 @@ TEST_CASE("forget_selection: the next free read selects the AP, a sign needs a n
 
 TEST_CASE("change_pin: VERIFY old then CHANGE REFERENCE DATA new", "[card][applet]") {
     FakeConnection conn;
-    JpkiApplet applet(conn);
+    JpkiApplet applet(conn, short_reads);
     applet.change_pin(PinRole::Sign, pin("abc123"), pin("newpin99"));
     CHECK(conn.take() == std::vector<std::string>{select_ap, select_ef(0x001B), verify_abc123,
                                                   "00240180084E455750494E3939"});
@@ -1150,7 +1170,7 @@ TEST_CASE("change_pin: VERIFY old then CHANGE REFERENCE DATA new", "[card][apple
 
 TEST_CASE("get_challenge: up to 256 bytes per GET CHALLENGE", "[card][applet]") {
     FakeConnection conn;
-    JpkiApplet applet(conn);
+    JpkiApplet applet(conn, short_reads);
     CHECK(applet.get_challenge(0).empty());
     CHECK(conn.begins == 0);
     CHECK(applet.get_challenge(8).size() == 8);
@@ -1163,7 +1183,7 @@ TEST_CASE("get_challenge: up to 256 bytes per GET CHALLENGE", "[card][applet]") 
 
 TEST_CASE("61xx answers are completed with GET RESPONSE", "[card][applet]") {
     FakeConnection conn;
-    JpkiApplet applet(conn);
+    JpkiApplet applet(conn, short_reads);
     conn.script["0084000004"] = {"0102" "6102"};
     conn.script["00C0000002"] = {"0304" "9000"};
     CHECK(hex(applet.get_challenge(4)) == "01020304");
@@ -1176,4 +1196,159 @@ TEST_CASE("owning form takes the connection", "[card][applet]") {
     CHECK(&applet.connection() == raw);
     CHECK(applet.probe());
     CHECK_THROWS_AS(JpkiApplet(std::unique_ptr<transport::Connection>()), std::invalid_argument);
+}
+
+// ---- whole files in one READ BINARY (issue 11, docs/card.md "Longer reads, fewer APDUs") ----
+
+namespace {
+
+Bytes der_of(const MiniCard& card, std::uint16_t fid) {
+    const Bytes& content = card.files.at(fid);
+    const std::size_t total = 4 + ((std::size_t{content[2]} << 8) | content[3]);
+    return Bytes(content.begin(), content.begin() + static_cast<long>(total));
+}
+
+const std::string whole_by_sfi_0a = "00B08A00000000";
+const std::string whole_current = "00B00000000000";
+
+}  // namespace
+
+TEST_CASE("whole files: short EF identifier + extended Le, one APDU per file", "[card][applet][read-plan]") {
+    FakeConnection conn;
+    conn.card.short_ef_id = true;
+    conn.card.extended = true;
+    JpkiApplet applet(conn);
+    REQUIRE(applet.probe());
+    CHECK(conn.take() == std::vector<std::string>{select_ap, "00B0860020"});
+    CHECK(applet.has_sign_certificate());
+    CHECK(conn.take() == std::vector<std::string>{"00B0880003"});
+    CHECK(applet.read_certificate(ef::auth_certificate) == der_of(conn.card, ef::auth_certificate));
+    CHECK(conn.take() == std::vector<std::string>{whole_by_sfi_0a});
+    CHECK(applet.read_certificate(ef::auth_ca_certificate) == der_of(conn.card, ef::auth_ca_certificate));
+    CHECK(conn.take() == std::vector<std::string>{"00B08B00000000"});
+    CHECK(applet.read_plan().short_ef_id() == Support::Yes);
+    CHECK(applet.read_plan().extended() == Support::Yes);
+}
+
+TEST_CASE("whole files: a card refusing short EF identifiers gets SELECT EF + extended Le", "[card][applet][read-plan]") {
+    FakeConnection conn;
+    conn.card.extended = true;  // P1 bit 8 is an offset to this card: 6B00
+    JpkiApplet applet(conn);
+    REQUIRE(applet.probe());
+    CHECK(conn.take() == std::vector<std::string>{select_ap, "00B0860020", select_ef(0x0006), "00B0000020"});
+    CHECK(applet.read_plan().short_ef_id() == Support::No);
+    CHECK(applet.read_certificate(ef::auth_certificate) == der_of(conn.card, ef::auth_certificate));
+    CHECK(conn.take() == std::vector<std::string>{select_ef(0x000A), whole_current});
+    CHECK(applet.read_plan().extended() == Support::Yes);
+}
+
+TEST_CASE("whole files: a card refusing extended Le (6700) falls back to short reads, once", "[card][applet][read-plan]") {
+    FakeConnection conn;
+    conn.card.short_ef_id = true;
+    JpkiApplet applet(conn);
+    REQUIRE(applet.probe());
+    conn.take();
+    CHECK(applet.read_certificate(ef::auth_certificate) == der_of(conn.card, ef::auth_certificate));
+    // 1185 bytes: refused whole read, then today's SELECT + 5 short reads.
+    CHECK(conn.take() == std::vector<std::string>{whole_by_sfi_0a, select_ef(0x000A), "00B0000000", "00B0010000",
+                                                  "00B0020000", "00B0030000", "00B00400A1"});
+    CHECK(applet.read_plan().extended() == Support::No);
+    CHECK(applet.read_plan().short_ef_id() == Support::Yes);
+    // Remembered: the next certificate goes straight to the short reads.
+    CHECK(applet.read_certificate(ef::auth_ca_certificate) == der_of(conn.card, ef::auth_ca_certificate));
+    const auto next = conn.take();
+    REQUIRE_FALSE(next.empty());
+    CHECK(next.front() == select_ef(0x000B));
+    CHECK(conn.begins == conn.ends);
+}
+
+TEST_CASE("whole files: both refused and nothing known yet: each form tried once, in one transaction",
+          "[card][applet][read-plan]") {
+    FakeConnection conn;
+    JpkiApplet applet(conn);
+    CHECK(applet.read_certificate(ef::auth_certificate) == der_of(conn.card, ef::auth_certificate));
+    CHECK(conn.take() == std::vector<std::string>{select_ap, whole_by_sfi_0a, select_ef(0x000A), whole_current,
+                                                  "00B0000000", "00B0010000", "00B0020000", "00B0030000",
+                                                  "00B00400A1"});
+    CHECK(conn.begins == 1);
+    // The 6700 to both whole reads blames the extended Le; short EF identifiers are still open.
+    CHECK(applet.read_plan().extended() == Support::No);
+    CHECK(applet.read_plan().short_ef_id() == Support::Unknown);
+    REQUIRE(applet.probe());
+    CHECK(conn.take() == std::vector<std::string>{select_ap, "00B0860020", select_ef(0x0006), "00B0000020"});
+    CHECK(applet.read_plan().short_ef_id() == Support::No);
+}
+
+TEST_CASE("whole files: a reader refusing extended APDUs: short reads in the same transaction", "[card][applet][read-plan]") {
+    FakeConnection conn;
+    conn.card.short_ef_id = true;
+    conn.card.extended = true;
+    conn.reader_short_only = true;
+    JpkiApplet applet(conn);
+    REQUIRE(applet.probe());
+    conn.take();
+    CHECK(applet.read_certificate(ef::auth_certificate) == der_of(conn.card, ef::auth_certificate));
+    CHECK(conn.refused == std::vector<std::string>{whole_by_sfi_0a});
+    CHECK(conn.take() == std::vector<std::string>{select_ef(0x000A), "00B0000000", "00B0010000", "00B0020000",
+                                                  "00B0030000", "00B00400A1"});
+    CHECK(conn.begins == 2);
+    CHECK(conn.reconnects == 0);
+    CHECK(applet.read_plan().extended() == Support::No);
+    // Never again for this connection.
+    CHECK(applet.read_certificate(ef::sign_ca_certificate) == der_of(conn.card, ef::sign_ca_certificate));
+    CHECK(conn.refused.size() == 1);
+}
+
+TEST_CASE("whole files: every card and reader variant gives the same certificates", "[card][applet][read-plan]") {
+    for (const bool sfi : {true, false}) {
+        for (const bool extended : {true, false}) {
+            for (const bool reader_short : {false, true}) {
+                CAPTURE(sfi, extended, reader_short);
+                FakeConnection conn;
+                conn.card.short_ef_id = sfi;
+                conn.card.extended = extended;
+                conn.reader_short_only = reader_short;
+                JpkiApplet applet(conn);
+                REQUIRE(applet.probe());
+                CHECK(applet.probe()->label == "JPKIAPICCTOKEN2");
+                CHECK(applet.has_sign_certificate());
+                for (const auto fid : {ef::auth_certificate, ef::auth_ca_certificate, ef::sign_ca_certificate}) {
+                    CHECK(applet.read_certificate(fid) == der_of(conn.card, fid));
+                }
+                applet.verify(PinRole::Sign, pin("ABC123"));
+                CHECK(applet.read_certificate(ef::sign_certificate) == der_of(conn.card, ef::sign_certificate));
+            }
+        }
+    }
+}
+
+TEST_CASE("whole files: EF 0001 keeps its rules (no AP select, 6982 tried once)", "[card][applet][read-plan]") {
+    FakeConnection conn;
+    conn.card.short_ef_id = true;
+    conn.card.extended = true;
+    JpkiApplet applet(conn);
+    // Unknown AP selection: nothing sent.
+    CHECK(kind_of([&] { applet.read_certificate(ef::sign_certificate); }) == Kind::SecurityStateLost);
+    CHECK(conn.take().empty());
+    REQUIRE(applet.probe());
+    conn.take();
+    // Before the sign password: one refused read, no other form tried, the plan unchanged.
+    CHECK(kind_of([&] { applet.read_certificate(ef::sign_certificate); }) == Kind::SecurityStatusNotSatisfied);
+    CHECK(conn.take() == std::vector<std::string>{"00B08100000000"});
+    applet.verify(PinRole::Sign, pin("ABC123"));
+    conn.take();
+    CHECK(applet.read_certificate(ef::sign_certificate) == der_of(conn.card, ef::sign_certificate));
+    CHECK(conn.take() == std::vector<std::string>{"00B08100000000"});
+}
+
+TEST_CASE("whole files: an absent EF 0008 by short EF identifier says nothing about SFIs", "[card][applet][read-plan]") {
+    FakeConnection conn;
+    conn.card.short_ef_id = true;
+    conn.card.files.erase(ef::certificate_flags);
+    JpkiApplet applet(conn);
+    REQUIRE(applet.probe());
+    conn.take();
+    CHECK(applet.has_sign_certificate());
+    CHECK(conn.take() == std::vector<std::string>{"00B0880003", select_ef(0x0008), select_ef(0x0001)});
+    CHECK(applet.read_plan().short_ef_id() == Support::Yes);
 }

@@ -354,7 +354,25 @@ def removed_after_login():
         rv, _ = sign_finish(s)
         check(rv == CKR_DEVICE_REMOVED, 'C_Sign answers CKR_DEVICE_REMOVED (%s)' % ckr_name(rv))
         check_card_gone(lib, [s, other], 'after removal')
-        ctl('insert')
+        # Issue 11: a blocked C_WaitForSlotEvent (one SCardGetStatusChange without timeout) is
+        # woken by the insertion itself; the bound is generous, the figure is printed.
+        raw = raw_module()
+        for _ in range(10):
+            slot = ctypes.c_ulong(0)
+            if raw.C_WaitForSlotEvent(CKF_DONT_BLOCK, ctypes.byref(slot), None) != CKR_OK:
+                break
+        waiter = Waiter(raw)
+        waiter.start()
+        waiter.started_waiting.wait(5)
+        time.sleep(0.5)  # let the wait block (not an assertion)
+        ctl('insert')  # returns once pcscd shows the card
+        inserted = time.monotonic()
+        waiter.join(10)
+        answers = [(ckr_name(rv), slot, round(t - inserted, 3)) for rv, slot, t in waiter.answers]
+        check(not waiter.is_alive() and answers and answers[0][0] == 'CKR_OK' and answers[0][2] < 3,
+              'a blocking C_WaitForSlotEvent reports the insertion within a few seconds: %s' % answers)
+        print('insertion reported %.0f ms after pcscd showed the card' % (answers[0][2] * 1000 if answers else -1),
+              flush=True)
         check(poll(lambda: token_present(lib, SIGN_SLOT)), 'token present again after re-insertion')
         check_fresh_login_signs(lib, SIGN_SLOT, 'after re-insertion')
     check_no_pin_try_lost()

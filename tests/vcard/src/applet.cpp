@@ -87,7 +87,7 @@ const ElementaryFile* Applet::current_file() const {
 Bytes Applet::process(std::span<const std::uint8_t> apdu) {
     if (apdu.size() < 4) return status(sw::wrong_length);
     if (const auto refused = check_class(apdu[0], apdu[1])) return status(*refused);
-    const auto command = parse_command(apdu);
+    const auto command = parse_command(apdu, config_.extended_apdu);
     if (!command) return status(sw::wrong_length);
     switch (command->ins) {
     case ins::select: return select(*command);
@@ -143,14 +143,29 @@ Bytes Applet::select_ef(const Command& c) {
 }
 
 Bytes Applet::read_binary(const Command& c) {
-    if ((c.p1 & 0x80) != 0) return status(sw::wrong_p1p2);  // short EF id form not supported
-    const ElementaryFile* ef = current_file();
-    if (ef == nullptr) return status(sw::no_current_ef);
+    const ElementaryFile* ef = nullptr;
+    std::size_t offset = 0;
+    if ((c.p1 & 0x80) != 0) {
+        // Short EF identifier (ISO 7816-4): P1 = 80 | SFI, P2 = offset; the SFI is the EF number
+        // (docs/card.md, "Longer reads"). Without it, 6A86 (P1-P2 incorrect), as for any P1 the
+        // card does not know. Bits 6-7 must be 0; SFI 0 would mean the current EF.
+        if (!config_.short_ef_id || (c.p1 & 0x60) != 0 || (c.p1 & 0x1F) == 0) return status(sw::wrong_p1p2);
+        if (application_ != Application::Jpki) return status(sw::file_not_found);
+        const auto id = static_cast<std::uint16_t>(c.p1 & 0x1F);
+        const auto it = files_.find(id);
+        if (it == files_.end()) return status(sw::file_not_found);
+        current_ef_ = id;  // the EF read by SFI becomes the current one
+        ef = &it->second;
+        offset = c.p2;
+    } else {
+        ef = current_file();
+        if (ef == nullptr) return status(sw::no_current_ef);
+        offset = (std::size_t{c.p1 & 0x7Fu} << 8) | c.p2;
+    }
     if (!c.le || !c.data.empty()) return status(sw::wrong_length);
     if (ef->kind != FileKind::Binary) return status(sw::security_not_satisfied);
     // EF 0001 needs the signature password (docs/card.md [HW]).
     if (ef->read_needs && !pin(*ef->read_needs).verified) return status(sw::security_not_satisfied);
-    const std::size_t offset = (std::size_t{c.p1 & 0x7Fu} << 8) | c.p2;
     if (offset >= ef->content.size()) return status(sw::offset_outside_ef);
     const std::size_t n = std::min(*c.le, ef->content.size() - offset);
     return response(std::span(ef->content).subspan(offset, n), sw::ok);
@@ -231,6 +246,7 @@ Bytes Applet::change_reference_data(const Command& c) {
 Bytes Applet::get_challenge(const Command& c) {
     if (c.p1 != 0x00 || c.p2 != 0x00) return status(sw::wrong_p1p2);
     if (!c.le || !c.data.empty()) return status(sw::wrong_length);
+    if (*c.le > 256) return status(sw::conditions_not_satisfied);  // extended: 6985 (docs/card.md)
     Bytes random(*c.le);
     if (RAND_bytes(random.data(), static_cast<int>(random.size())) != 1) {
         return status(sw::no_diagnosis);

@@ -92,6 +92,13 @@ Bytes Card::process(std::span<const std::uint8_t> command) {
     return answer;
 }
 
+bool Card::reader_refuses(std::span<const std::uint8_t> command) {
+    if (impl_->config.reader_extended || !transport::is_extended_length(command)) return false;
+    std::lock_guard lock(impl_->mutex);
+    impl_->trace.event("reader refused extended APDU " + redacted_command_hex(command));
+    return true;
+}
+
 Bytes Card::atr() const { return impl_->config.atr; }
 
 const CardConfig& Card::config() const noexcept { return impl_->config; }

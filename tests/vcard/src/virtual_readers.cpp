@@ -79,8 +79,13 @@ public:
                 return !usable(s) || s.transaction_owner == 0 || s.transaction_owner == id_;
             });
             check(s);
-            ++s.transmitted;
             card = s.card;
+            // A reader without extended APDUs: what PcscConnection throws when SCardTransmit
+            // fails that way (the card never sees the command; not counted as transmitted).
+            if (card->reader_refuses(command)) {
+                throw transport::ExtendedLengthRefused(s.name + ": reader refused an extended-length APDU");
+            }
+            ++s.transmitted;
         }
         return card->process(command);  // outside the hub lock: the card may sleep (latency)
     }

@@ -122,12 +122,31 @@ TEST_CASE("Malformed lengths answer 6700", "[malformed]") {
     CHECK(run(*card, Bytes{}) == 0x6700);
     CHECK(run(*card, h("00")) == 0x6700);
     CHECK(run(*card, h("00A404")) == 0x6700);
-    CHECK(run(*card, h("00A4040C000000")) == 0x6700);  // extended length
-    CHECK(run(*card, h("00A4040C00000AD392F000260100000001")) == 0x6700);
+    CHECK(run(*card, h("00A4040C000000")) == 0x6700);  // extended Lc 0
+    CHECK(run(*card, h("00A4040C00000BD392F000260100000001")) == 0x6700);  // extended Lc one too many
     CHECK(run(*card, h("00A4040C0BD392F000260100000001")) == 0x6700);  // Lc one too many
     CHECK(run(*card, h("00A4040C07D392F000260100000001")) == 0x6700);  // Lc three too few
     CHECK(run(*card, h("00A4040C09D392F000260100000001")) == 0x6A82);  // Lc 9 + Le: a valid case 4
     CHECK(run(*card, select_jpki()) == 0x9000);  // the card is fine afterwards
+}
+
+TEST_CASE("Extended lengths are read unless extended_apdu is off, then 6700", "[malformed][extended]") {
+    auto card = make_card();
+    CHECK(run(*card, h("00A4040C00000AD392F000260100000001")) == 0x9000);  // case 3E
+    CardConfig config;
+    config.extended_apdu = false;
+    auto short_only = make_card(config);
+    CHECK(run(*short_only, h("00A4040C00000AD392F000260100000001")) == 0x6700);
+    CHECK(run(*short_only, select_jpki()) == 0x9000);
+    CHECK(run(*short_only, select_ef(ef_auth_cert)) == 0x9000);
+    CHECK(run(*short_only, h("00B00000000000")) == 0x6700);  // case 2E
+    CHECK(run(*short_only, read_binary(0, 0)) == 0x9000);     // short reads still work
+}
+
+TEST_CASE("GET CHALLENGE with an extended Le answers 6985", "[extended]") {
+    auto card = make_card();
+    REQUIRE(run(*card, select_jpki()) == 0x9000);
+    CHECK(run(*card, h("00840000000200")) == 0x6985);
 }
 
 TEST_CASE("apdu_latency delays every APDU", "[latency]") {

@@ -71,11 +71,40 @@ TEST_CASE("READ BINARY without a selected EF answers 6986", "[read_binary]") {
     CHECK(run(*card, read_binary(0, 4)) == 0x6986);
 }
 
-TEST_CASE("READ BINARY with a short EF identifier in P1 answers 6A86", "[read_binary]") {
+TEST_CASE("READ BINARY by short EF identifier reads the EF without a SELECT", "[read_binary][short-ef-id]") {
     auto card = make_card();
+    REQUIRE(run(*card, select_jpki()) == 0x9000);
+    const Bytes der = pki_file("auth-cert.der");
+    // 00 B0 8A 04 00 LL LL as myna-browser-ext sends it: offset 4, extended Le.
+    const Bytes rest = card->process(h("00B08A04000200"));
+    REQUIRE(sw(rest) == 0x9000);
+    const Bytes rest_body = body(rest);
+    REQUIRE(rest_body.size() == 0x200);
+    CHECK(std::equal(rest_body.begin(), rest_body.end(), der.begin() + 4));
+    // Le 00 00: the whole file, filler included.
+    const Bytes whole = card->process(h("00B08A00000000"));
+    REQUIRE(sw(whole) == 0x9000);
+    const Bytes whole_body = body(whole);
+    CHECK(whole_body.size() == certificate_file_size(der.size()));
+    CHECK(std::equal(der.begin(), der.end(), whole_body.begin()));
+    // The EF read by SFI is the current one afterwards.
+    CHECK(sw(card->process(read_binary(0, 4))) == 0x9000);
+    CHECK(run(*card, h("00B0860020")) == 0x9000);             // EF 0006
+    CHECK(run(*card, h("00B0810004")) == 0x6982);             // EF 0001 still needs the password
+    CHECK(run(*card, h("00B0830004")) == 0x6A82);             // no EF 0003
+    REQUIRE(run(*card, select_aid(h("D3921000310001010408"))) == 0x9000);
+    CHECK(run(*card, h("00B08A0004")) == 0x6A82);             // other AP: not our files
+}
+
+TEST_CASE("READ BINARY by short EF identifier answers 6A86 when short_ef_id is off", "[read_binary][short-ef-id]") {
+    CardConfig config;
+    config.short_ef_id = false;
+    auto card = make_card(config);
     REQUIRE(run(*card, select_jpki()) == 0x9000);
     REQUIRE(run(*card, select_ef(ef_auth_cert)) == 0x9000);
     CHECK(run(*card, h("00B08A0004")) == 0x6A86);
+    CHECK(run(*card, h("00B08A00000000")) == 0x6A86);
+    CHECK(run(*card, h("00B00000000000")) == 0x9000);  // extended Le after SELECT EF still works
 }
 
 TEST_CASE("READ BINARY without Le or with data answers 6700", "[read_binary]") {

@@ -71,6 +71,23 @@ TEST_CASE("A connection transmits APDUs to the inserted card", "[transport]") {
     CHECK(readers.card(reader) == card);
 }
 
+TEST_CASE("A reader without extended APDUs throws ExtendedLengthRefused; the card sees nothing", "[transport][extended]") {
+    VirtualReaders readers;
+    CardConfig config;
+    config.reader_extended = false;
+    auto card = shared_card(config);
+    readers.insert(reader, card);
+    auto connection = readers.connect(reader);
+    transport::Transaction transaction(*connection);
+    CHECK(transmit_sw(*connection, select_jpki()) == 0x9000);
+    CHECK_THROWS_AS(connection->transmit(h("00B08A00000000")), transport::ExtendedLengthRefused);
+    CHECK_THROWS_AS(connection->transmit(h("00A4040C00000AD392F000260100000001")), transport::ExtendedLengthRefused);
+    CHECK(readers.transmitted(reader) == 1);
+    // Still usable for short APDUs, in the same transaction.
+    CHECK(transmit_sw(*connection, select_ef(ef_availability)) == 0x9000);
+    CHECK(connection->transmit(read_binary(0, 3)) == h("8F8F009000"));
+}
+
 TEST_CASE("Removing the card makes transmit and begin_transaction throw CardRemoved", "[transport]") {
     VirtualReaders readers;
     readers.insert(reader, shared_card());

@@ -173,7 +173,7 @@ TEST_CASE("jpki-vcard refuses bad options with a message and exit status 2", "[v
         {"--bogus"}, {"--auth-pin", "12345"}, {"--sign-pin", "abc123"}, {"--auth-tries", "4"},
         {"--sign-tries", "x"}, {"--atr", "3BZ"}, {"--vpcd", "nohost"}, {"--vpcd", "h:70000"},
         {"--apdu-latency-ms"}, {"--pss=1"}, {"--hostile", "evil"}, {"--hostile-percent", "101"},
-        {"--hostile-seed", "-1"}};
+        {"--hostile-seed", "-1"}, {"--extended-apdu", "yes"}, {"--short-ef-id"}, {"--reader-extended", "1"}};
     for (const auto& args : bad) {
         INFO(args[0]);
         TempDir dir;
@@ -208,6 +208,48 @@ TEST_CASE("jpki-vcard answers vpcd control and APDU frames and exits 0 on SIGTER
     CHECK(trace.find("# power on\n00A4040C0AD392F000260100000001 9000\n") != std::string::npos);
     CHECK(trace.find("# reset\n") != std::string::npos);
     CHECK(slurp(dir.file("err")).find("connected to vpcd at " + vpcd.where()) != std::string::npos);
+}
+
+TEST_CASE("jpki-vcard --extended-apdu, --short-ef-id and --reader-extended", "[vpcd][extended]") {
+    TempDir dir;
+    SECTION("all on (the default): the whole file by short EF identifier") {
+        FakeVpcd vpcd;
+        Child child({"--vpcd", vpcd.where()}, dir.file("out"), dir.file("err"));
+        vpcd.accept_card();
+        CHECK(vpcd.exchange(select_jpki()) == h("9000"));
+        const Bytes whole = vpcd.exchange(h("00B08A00000000"));
+        CHECK(sw(whole) == 0x9000);
+        CHECK(body(whole).size() > 256);
+        child.signal(SIGTERM);
+        CHECK(child.wait(10s) == 0);
+    }
+    SECTION("off: 6700, 6A86, and no answer at all from the reader") {
+        FakeVpcd vpcd;
+        Child child({"--vpcd", vpcd.where(), "--extended-apdu", "off", "--short-ef-id", "off", "--trace",
+                     dir.file("trace")},
+                    dir.file("out"), dir.file("err"));
+        vpcd.accept_card();
+        CHECK(vpcd.exchange(select_jpki()) == h("9000"));
+        CHECK(vpcd.exchange(h("00B08A00000000")) == h("6700"));
+        CHECK(vpcd.exchange(h("00B08A0004")) == h("6A86"));
+        child.signal(SIGTERM);
+        CHECK(child.wait(10s) == 0);
+        CHECK(slurp(dir.file("trace")).find("00B08A00000000 6700\n") != std::string::npos);
+    }
+    SECTION("--reader-extended off: a one-byte answer, no status word: a failed exchange") {
+        FakeVpcd vpcd;
+        Child child({"--vpcd", vpcd.where(), "--reader-extended", "off", "--trace", dir.file("trace")},
+                    dir.file("out"), dir.file("err"));
+        vpcd.accept_card();
+        CHECK(vpcd.exchange(select_jpki()) == h("9000"));
+        CHECK(vpcd.exchange(h("00B08A00000000")) == h("00"));
+        CHECK(vpcd.exchange(h("00B08A0004")) != Bytes{});  // short ones pass
+        child.signal(SIGTERM);
+        CHECK(child.wait(10s) == 0);
+        const std::string trace = slurp(dir.file("trace"));
+        CHECK(trace.find("# reader refused extended APDU 00B08A00000000\n") != std::string::npos);
+        CHECK(trace.find("00B08A00000000 ") == std::string::npos);  // the card never saw it
+    }
 }
 
 TEST_CASE("jpki-vcard --hostile spoils answers, the same way for the same seed", "[vpcd][hostile]") {

@@ -32,6 +32,10 @@ const char* usage_text() {
            "  --no-sign-cert        an under-15 card: no signing certificate, key or password\n"
            "  --pss                 accept COMPUTE DIGITAL SIGNATURE P1 04 (RSASSA-PSS)\n"
            "  --reselect-clears     re-selecting the JPKI AID drops verified PINs\n"
+           "  --extended-apdu on|off   off: the card answers 6700 to extended-length APDUs (default on)\n"
+           "  --short-ef-id on|off     off: READ BINARY by short EF identifier answers 6A86 (default on)\n"
+           "  --reader-extended on|off off: the reader fails extended-length APDUs: answers one byte,\n"
+           "                           no status word, and the card never sees them (default on)\n"
            "  --atr HEX             ATR to report (default 3BE000FF8131FE4514)\n"
            "  --apdu-latency-ms N   sleep N ms per APDU\n"
            "  --sign-latency-ms N   sleep N ms per signature\n"
@@ -88,6 +92,14 @@ Options parse_options(int argc, char** argv) {
         } else if (arg == "--reselect-clears") {
             flag();
             o.card.reselect_clears = true;
+        } else if (arg == "--extended-apdu" || arg == "--short-ef-id" || arg == "--reader-extended") {
+            const std::string text = next();
+            if (text != "on" && text != "off") {
+                throw UsageError(std::string(arg).append(" wants on or off, not '").append(text).append("'"));
+            }
+            (arg == "--extended-apdu"  ? o.card.extended_apdu
+             : arg == "--short-ef-id" ? o.card.short_ef_id
+                                      : o.card.reader_extended) = text == "on";
         } else if (arg == "--atr") {
             const std::string text = next();
             const auto atr = parse_hex(text);

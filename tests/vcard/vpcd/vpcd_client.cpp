@@ -122,7 +122,13 @@ Outcome serve_connection(Card& card, int fd, int stop_fd) {
             }
             continue;
         }
-        if (!write_frame(fd, card.process(payload))) return Outcome::Disconnected;
+        // A reader without extended APDUs (--reader-extended off). vpcd cannot fail one transmit
+        // with the card staying in: an empty answer leaves it waiting for bytes, a closed socket
+        // is a removal. So the "reader" answers one byte, which no card can (no status word):
+        // SCardTransmit hands it over and the module's transport fails the exchange, as it does
+        // when a short-APDU CCID reader fails it (SCARD_E_NOT_TRANSACTED).
+        const Bytes answer = card.reader_refuses(payload) ? Bytes{0x00} : card.process(payload);
+        if (!write_frame(fd, answer)) return Outcome::Disconnected;
     }
 }
 

@@ -32,6 +32,13 @@ public:
     // then spoils some answers, and may answer fewer than 2 bytes.
     Bytes process(std::span<const std::uint8_t> command);
 
+    // Whether the reader in front of the card refuses to carry `command` (an extended-length
+    // APDU while CardConfig::reader_extended is false). The card never sees such a command; the
+    // trace gets a "# reader refused ..." line. VirtualReaders then throws
+    // transport::ExtendedLengthRefused; jpki-vcard answers vpcd a single byte (no status word),
+    // which the module's PC/SC transport takes as a failed transmit (vpcd/vpcd_client.cpp).
+    bool reader_refuses(std::span<const std::uint8_t> command);
+
     Bytes atr() const;
     const CardConfig& config() const noexcept;
     // For tests: the counter and the verified flag as the card holds them.

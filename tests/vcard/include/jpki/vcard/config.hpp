@@ -51,6 +51,10 @@ struct CardConfig {
     bool sign_cert = true;            // false: an under-15 card without EF 0001/001A/001B
     bool pss = false;                 // accept COMPUTE DIGITAL SIGNATURE P1 04 (RSASSA-PSS)
     bool reselect_clears = false;     // re-selecting the JPKI AID drops verified PINs
+    // Card and reader variants of issue 11 (docs/card.md "Longer reads, fewer APDUs"):
+    bool extended_apdu = true;    // false: the card answers 6700 to any extended-length APDU
+    bool short_ef_id = true;      // false: READ BINARY with P1 bit 8 set (short EF id) answers 6A86
+    bool reader_extended = true;  // false: the reader refuses extended APDUs (never reach the card)
     // Contact ATR seen on real cards; OpenSC's JPKI driver matches exactly this one.
     Bytes atr = {0x3B, 0xE0, 0x00, 0xFF, 0x81, 0x31, 0xFE, 0x45, 0x14};
     std::chrono::milliseconds apdu_latency{0};  // slept for every APDU
