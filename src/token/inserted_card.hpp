@@ -10,6 +10,7 @@
 #include "card/jpki_applet.hpp"
 #include "crypto/certificate.hpp"
 #include "crypto/context.hpp"
+#include "crypto/hmac.hpp"
 #include "jpki/secure_bytes.hpp"
 #include "jpki/transport.hpp"
 #include "token/locking.hpp"
@@ -65,8 +66,12 @@ public:
     // logout-reset (issue 7 item 3).
     void notice_reset();
 
-    // C_Login's card work: format check (no APDU on a bad PIN), the final-try guard, VERIFY.
+    // C_Login's card work: format check (no APDU on a bad PIN), the final-try guard, the
+    // repeated-rejected-PIN guard, VERIFY.
     // Also C_Login(CKU_CONTEXT_SPECIFIC) while logged in: a wrong PIN leaves the login as it was.
+    // The PIN the card rejected last for this role, submitted again while the counter still
+    // shows what the card answered then: refused without a VERIFY, CKR_PIN_INCORRECT the first
+    // time, CKR_PIN_LOCKED after that (docs/design.md §3 "Login").
     void login(PinRole role, const SecureBytes& pin, bool allow_final_try);
     // Ends the role's login. The card cannot forget one PIN alone (no JPKI logout command is
     // known: docs/card.md "Security state"), so while it may still hold a PIN this module
@@ -121,6 +126,11 @@ private:
     // The check the applet runs between its empty VERIFY and the VERIFY, in one transaction:
     // refuses a locked PIN or, unless allowed, the final try, with CKR_PIN_LOCKED.
     card::TriesCheck final_try_guard(PinRole role, bool allow_final_try);
+    // VERIFY of `pin` behind both guards (final try, repeated rejected PIN); remembers the PIN's
+    // fingerprint when the card rejects it (63Cx), forgets it when the card accepts it.
+    // `verify(check)` sends the VERIFY (or VERIFY + CHANGE REFERENCE DATA) with that TriesCheck.
+    template <typename F>
+    void guarded_verify(PinRole role, const SecureBytes& pin, bool allow_final_try, F&& verify);
     // After a VERIFY the card accepted: logged in as of the applet's current security epoch.
     void note_verified(PinRole role);
     // Runs a card operation and keeps login state honest: a lost security state (card reset,
@@ -155,7 +165,19 @@ private:
         bool objects_built = false;
         bool private_objects_built = false;
     };
+    // A PIN the card rejected (63Cx), as its keyed fingerprint, never the PIN itself
+    // (docs/design.md §3 "Login": applications re-submit a rejected PIN by themselves).
+    struct RejectedPin {
+        Bytes fingerprint;              // pin_fingerprints_.of(the PIN as VERIFY sent it)
+        int tries_left = 0;             // what the card's 63Cx answer said
+        std::uint64_t resets_seen = 0;  // applet_.resets_seen() at that answer
+        int refusals = 0;               // re-submissions refused since, without reaching the card
+    };
     std::array<RoleState, 2> roles_;
+    std::array<std::optional<RejectedPin>, 2> rejected_;
+    std::optional<RejectedPin>& rejected(PinRole role) { return rejected_[role == PinRole::Auth ? 0 : 1]; }
+    // Under a random key made with this object (per card insertion, per process), wiped with it.
+    crypto::KeyedFingerprint pin_fingerprints_;
     RoleState& state(PinRole role) { return roles_[role == PinRole::Auth ? 0 : 1]; }
     const RoleState& state(PinRole role) const { return roles_[role == PinRole::Auth ? 0 : 1]; }
 };
