@@ -20,8 +20,8 @@ Bytes KeyedFingerprint::of(ByteView data) const {
     Bytes out(size);
     std::size_t written = 0;
     // Through the private library context (docs/design.md §7), like every other primitive here.
-    if (EVP_Q_mac(context_.libctx(), "HMAC", nullptr, "SHA2-256", nullptr, key_.view().data(), key_.size(),
-                  data.data(), data.size(), out.data(), out.size(), &written) == nullptr ||
+    if (EVP_Q_mac(context_.libctx(), "HMAC", nullptr, "SHA2-256", nullptr, key_.view().data(), key_.size(), data.data(),
+                  data.size(), out.data(), out.size(), &written) == nullptr ||
         written != size)
         throw Error("HMAC-SHA-256");
     return out;

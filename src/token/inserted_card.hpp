@@ -1,7 +1,8 @@
 // One JPKI card in one reader, as the token layer keeps it from insertion to removal: its
 // connection and applet, the certificates read from it (once per insertion, in memory only),
-// the objects of its two tokens, the retry counters last seen, and login state per PIN, which
-// the module tracks itself because the card cannot report it (docs/card.md "Security state").
+// the objects of its two tokens, the retry counters last seen, login state per PIN, which
+// the module tracks itself because the card cannot report it (docs/card.md "Security state"),
+// and a keyed fingerprint of the last PIN the card rejected per PIN (docs/design.md §3 "Login").
 //
 // Locking: every method except the constant accessors must be called with io() held; io() is
 // the per-card I/O lock of docs/design.md §3, never held together with the module's state lock.
@@ -67,11 +68,11 @@ public:
     void notice_reset();
 
     // C_Login's card work: format check (no APDU on a bad PIN), the final-try guard, the
-    // repeated-rejected-PIN guard, VERIFY.
-    // Also C_Login(CKU_CONTEXT_SPECIFIC) while logged in: a wrong PIN leaves the login as it was.
-    // The PIN the card rejected last for this role, submitted again while the counter still
-    // shows what the card answered then: refused without a VERIFY, CKR_PIN_INCORRECT the first
-    // time, CKR_PIN_LOCKED after that (docs/design.md §3 "Login").
+    // repeated-rejected-PIN guard, VERIFY. The last PIN the card rejected for this role, given
+    // again while the counter still reads what the card answered to it, is refused without a
+    // VERIFY: CKR_PIN_INCORRECT the first time, CKR_PIN_LOCKED after that (docs/design.md §3
+    // "Login"). Also C_Login(CKU_CONTEXT_SPECIFIC) while logged in: a wrong PIN leaves the login
+    // as it was.
     void login(PinRole role, const SecureBytes& pin, bool allow_final_try);
     // Ends the role's login. The card cannot forget one PIN alone (no JPKI logout command is
     // known: docs/card.md "Security state"), so while it may still hold a PIN this module
@@ -91,6 +92,7 @@ public:
     void retry_pending_reset() {
         if (reset_pending_) reset_card();
     }
+    // C_SetPIN: VERIFY old + CHANGE REFERENCE DATA new, the old PIN behind the same guards as login().
     void change_pin(PinRole role, const SecureBytes& old_pin, const SecureBytes& new_pin, bool allow_final_try);
     // COMPUTE DIGITAL SIGNATURE with the role's key; needs that PIN logged in.
     Bytes sign(PinRole role, std::span<const std::uint8_t> card_input);
@@ -131,6 +133,10 @@ private:
     // `verify(check)` sends the VERIFY (or VERIFY + CHANGE REFERENCE DATA) with that TriesCheck.
     template <typename F>
     void guarded_verify(PinRole role, const SecureBytes& pin, bool allow_final_try, F&& verify);
+    // The repeated-rejected-PIN guard, run with the counter the empty VERIFY just read: forgets
+    // the rejected PIN when the counter or the card's reset count moved since; throws Error
+    // (CKR_PIN_INCORRECT, then CKR_PIN_LOCKED) when `fingerprint` is that PIN's.
+    void refuse_repeated_rejected_pin(PinRole role, const Bytes& fingerprint, int left);
     // After a VERIFY the card accepted: logged in as of the applet's current security epoch.
     void note_verified(PinRole role);
     // Runs a card operation and keeps login state honest: a lost security state (card reset,
