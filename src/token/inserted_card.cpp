@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <mutex>
+#include <string>
 #include <thread>
 
 namespace jpki::token {
@@ -82,12 +83,8 @@ std::shared_ptr<InsertedCard> InsertedCard::open(transport::Transport& transport
 InsertedCard::InsertedCard(std::string reader, std::unique_ptr<transport::Connection> connection,
                            crypto::Context& crypto, const LockFactory& locks, HandleCounter& handles,
                            bool always_authenticate_sign)
-    : io_lock_(locks.make()),
-      reader_(std::move(reader)),
-      applet_(std::move(connection)),
-      crypto_(crypto),
-      handles_(handles),
-      always_authenticate_sign_(always_authenticate_sign) {}
+    : io_lock_(locks.make()), reader_(std::move(reader)), applet_(std::move(connection)), crypto_(crypto),
+      handles_(handles), always_authenticate_sign_(always_authenticate_sign), pin_fingerprints_(crypto) {}
 
 template <typename F>
 decltype(auto) InsertedCard::card_call(F&& body, std::optional<PinRole> pin) {
@@ -140,10 +137,57 @@ bool InsertedCard::logged_in(PinRole role) const {
     return pin.logged_in && pin.login_epoch == applet_.security_epoch();
 }
 
+// Applications re-submit a PIN the card has just rejected on their own: NSS asks its password
+// callback again after CKR_PIN_INCORRECT, and LibreOffice's PDF export and pdfsig's -kpw answer
+// with the same password each time, which cost 4 of 5 tries for one wrong entry. A PIN the card
+// rejected, sent again while the counter still reads what the card answered to it, is wrong
+// again for sure (only a right VERIFY can change the PIN, and it refills the counter): it is
+// refused without reaching the card. To recognise it the module keeps a keyed fingerprint of
+// the rejected PIN, never the PIN: HMAC-SHA-256 under a random key that lives in this object
+// only, so it cannot be turned back into the PIN (the key is never shown and is wiped with the
+// object) and it names a PIN known to be wrong, which opens nothing. A right PIN is never kept
+// in any form (docs/design.md §3 "Login").
+void InsertedCard::refuse_repeated_rejected_pin(PinRole role, const Bytes& fingerprint, int left) {
+    std::optional<RejectedPin>& last = rejected(role);
+    // Another program's try, a right PIN (perhaps a PIN change) or a card reset since the
+    // rejection: the PIN on the card may differ now, so the same PIN may be right.
+    if (last && (last->tries_left != left || last->resets_seen != applet_.resets_seen())) last.reset();
+    if (left == 0 || !last || !crypto::KeyedFingerprint::same(last->fingerprint, fingerprint)) return;
+    note_tries(role, left);
+    // The first repeat says "wrong PIN", so a user who typed it again sees why; after that
+    // CKR_PIN_LOCKED, which ends NSS's retry loop (it asks the application again after every
+    // CKR_PIN_INCORRECT, and LibreOffice and pdfsig answer every time).
+    const CK_RV rv = ++last->refusals == 1 ? CKR_PIN_INCORRECT : CKR_PIN_LOCKED;
+    throw Error(rv, "the same PIN the card rejected just before (" + std::to_string(left) +
+                            " tries left, unchanged) was refused without reaching the card");
+}
+
+template <typename F>
+void InsertedCard::guarded_verify(PinRole role, const SecureBytes& pin, bool allow_final_try, F&& verify) {
+    const auto attempt = [&] {
+        // What VERIFY sends: a lowercase signature password is the same PIN upper-cased.
+        const Bytes fingerprint = pin_fingerprints_.of(card::normalise_pin(role, pin.view()).view());
+        const card::TriesCheck final_try = final_try_guard(role, allow_final_try);
+        try {
+            verify(card::TriesCheck([&](int left) {
+                refuse_repeated_rejected_pin(role, fingerprint, left);
+                final_try(left);
+            }));
+        } catch (const card::CardError& error) {
+            if (error.kind() == card::CardError::Kind::PinIncorrect && error.tries_left() >= 0)
+                rejected(role) = RejectedPin{fingerprint, error.tries_left(), applet_.resets_seen(), 0};
+            throw;
+        }
+    };
+    card_call(attempt, role);
+    rejected(role).reset();  // the card accepted it: the counter is full, nothing to remember
+}
+
 void InsertedCard::login(PinRole role, const SecureBytes& pin, bool allow_final_try) {
     // The applet checks the PIN's format before any APDU (PinLengthOutOfRange/PinInvalidCharacter
     // -> CKR_PIN_LEN_RANGE/CKR_PIN_INVALID); Module::login checks it even before that.
-    card_call([&] { applet_.verify(role, pin, final_try_guard(role, allow_final_try)); }, role);
+    guarded_verify(role, pin, allow_final_try,
+                   [&](const card::TriesCheck& check) { applet_.verify(role, pin, check); });
     note_verified(role);
 }
 
@@ -210,7 +254,8 @@ void InsertedCard::end_all_logins() {
 
 void InsertedCard::change_pin(PinRole role, const SecureBytes& old_pin, const SecureBytes& new_pin,
                               bool allow_final_try) {
-    card_call([&] { applet_.change_pin(role, old_pin, new_pin, final_try_guard(role, allow_final_try)); }, role);
+    guarded_verify(role, old_pin, allow_final_try,
+                   [&](const card::TriesCheck& check) { applet_.change_pin(role, old_pin, new_pin, check); });
     // The old PIN was verified on the way: the card holds this PIN as verified now.
     note_verified(role);
 }

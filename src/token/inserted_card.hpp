@@ -1,7 +1,8 @@
 // One JPKI card in one reader, as the token layer keeps it from insertion to removal: its
 // connection and applet, the certificates read from it (once per insertion, in memory only),
-// the objects of its two tokens, the retry counters last seen, and login state per PIN, which
-// the module tracks itself because the card cannot report it (docs/card.md "Security state").
+// the objects of its two tokens, the retry counters last seen, login state per PIN, which
+// the module tracks itself because the card cannot report it (docs/card.md "Security state"),
+// and a keyed fingerprint of the last PIN the card rejected per PIN (docs/design.md §3 "Login").
 //
 // Locking: every method except the constant accessors must be called with io() held; io() is
 // the per-card I/O lock of docs/design.md §3, never held together with the module's state lock.
@@ -10,6 +11,7 @@
 #include "card/jpki_applet.hpp"
 #include "crypto/certificate.hpp"
 #include "crypto/context.hpp"
+#include "crypto/hmac.hpp"
 #include "jpki/secure_bytes.hpp"
 #include "jpki/transport.hpp"
 #include "token/locking.hpp"
@@ -65,8 +67,12 @@ public:
     // logout-reset (issue 7 item 3).
     void notice_reset();
 
-    // C_Login's card work: format check (no APDU on a bad PIN), the final-try guard, VERIFY.
-    // Also C_Login(CKU_CONTEXT_SPECIFIC) while logged in: a wrong PIN leaves the login as it was.
+    // C_Login's card work: format check (no APDU on a bad PIN), the final-try guard, the
+    // repeated-rejected-PIN guard, VERIFY. The last PIN the card rejected for this role, given
+    // again while the counter still reads what the card answered to it, is refused without a
+    // VERIFY: CKR_PIN_INCORRECT the first time, CKR_PIN_LOCKED after that (docs/design.md §3
+    // "Login"). Also C_Login(CKU_CONTEXT_SPECIFIC) while logged in: a wrong PIN leaves the login
+    // as it was.
     void login(PinRole role, const SecureBytes& pin, bool allow_final_try);
     // Ends the role's login. The card cannot forget one PIN alone (no JPKI logout command is
     // known: docs/card.md "Security state"), so while it may still hold a PIN this module
@@ -86,6 +92,7 @@ public:
     void retry_pending_reset() {
         if (reset_pending_) reset_card();
     }
+    // C_SetPIN: VERIFY old + CHANGE REFERENCE DATA new, the old PIN behind the same guards as login().
     void change_pin(PinRole role, const SecureBytes& old_pin, const SecureBytes& new_pin, bool allow_final_try);
     // COMPUTE DIGITAL SIGNATURE with the role's key; needs that PIN logged in.
     Bytes sign(PinRole role, std::span<const std::uint8_t> card_input);
@@ -120,6 +127,15 @@ private:
     // The check the applet runs between its empty VERIFY and the VERIFY, in one transaction:
     // refuses a locked PIN or, unless allowed, the final try, with CKR_PIN_LOCKED.
     card::TriesCheck final_try_guard(PinRole role, bool allow_final_try);
+    // VERIFY of `pin` behind both guards (final try, repeated rejected PIN); remembers the PIN's
+    // fingerprint when the card rejects it (63Cx), forgets it when the card accepts it.
+    // `verify(check)` sends the VERIFY (or VERIFY + CHANGE REFERENCE DATA) with that TriesCheck.
+    template <typename F>
+    void guarded_verify(PinRole role, const SecureBytes& pin, bool allow_final_try, F&& verify);
+    // The repeated-rejected-PIN guard, run with the counter the empty VERIFY just read: forgets
+    // the rejected PIN when the counter or the card's reset count moved since; throws Error
+    // (CKR_PIN_INCORRECT, then CKR_PIN_LOCKED) when `fingerprint` is that PIN's.
+    void refuse_repeated_rejected_pin(PinRole role, const Bytes& fingerprint, int left);
     // After a VERIFY the card accepted: logged in as of the applet's current security epoch.
     void note_verified(PinRole role);
     // Runs a card operation and keeps login state honest: a lost security state (card reset,
@@ -154,7 +170,19 @@ private:
         bool objects_built = false;
         bool private_objects_built = false;
     };
+    // A PIN the card rejected (63Cx), as its keyed fingerprint, never the PIN itself
+    // (docs/design.md §3 "Login": applications re-submit a rejected PIN by themselves).
+    struct RejectedPin {
+        Bytes fingerprint;              // pin_fingerprints_.of(the PIN as VERIFY sent it)
+        int tries_left = 0;             // what the card's 63Cx answer said
+        std::uint64_t resets_seen = 0;  // applet_.resets_seen() at that answer
+        int refusals = 0;               // re-submissions refused since, without reaching the card
+    };
     std::array<RoleState, 2> roles_;
+    std::array<std::optional<RejectedPin>, 2> rejected_;
+    std::optional<RejectedPin>& rejected(PinRole role) { return rejected_[role == PinRole::Auth ? 0 : 1]; }
+    // Under a random key made with this object (per card insertion, per process), wiped with it.
+    crypto::KeyedFingerprint pin_fingerprints_;
     RoleState& state(PinRole role) { return roles_[role == PinRole::Auth ? 0 : 1]; }
     const RoleState& state(PinRole role) const { return roles_[role == PinRole::Auth ? 0 : 1]; }
 };

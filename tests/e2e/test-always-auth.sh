@@ -8,6 +8,9 @@
 # - pdfsig without -kpw hands the context login the empty password it was given, as LibreOffice's
 #   PDF signing does (its NSS callback returns its empty argument): refused by its form before
 #   any APDU (CKR_PIN_LEN_RANGE), no signature, no try spent; pdfsig exits 3.
+# - pdfsig with a wrong -kpw: NSS asks its callback again after CKR_PIN_INCORRECT and pdfsig
+#   answers with the same password; the module sends it once (63C4) and refuses the repeats
+#   without a VERIFY (docs/design.md §3 "Login"): exactly one try spent, no signature.
 source "$(dirname "$0")/lib-nss.sh"
 need pdfsig poppler-utils
 need certutil libnss3-tools
@@ -72,8 +75,10 @@ in_vcard --state "$work/state" -- bash -c '
         -nick "$SIGN_NICK" "$work/in.pdf" "$work/kpw.pdf"
     step pdfsig-no-kpw pdfsig -add-signature -nssdir "sql:$db" -nss-pwd "$SIGN_PIN" \
         -nick "$SIGN_NICK" "$work/in.pdf" "$work/no-kpw.pdf"
+    step pdfsig-wrong-kpw pdfsig -add-signature -nssdir "sql:$db" -nss-pwd "$SIGN_PIN" -kpw WRONG99 \
+        -nick "$SIGN_NICK" "$work/in.pdf" "$work/wrong-kpw.pdf"
 ' || fail "with-vcard failed"
-for s in pkcs11-tool cmsutil pdfsig-kpw pdfsig-no-kpw; do echo "==== $s"; cat "$work/$s.out"; done
+for s in pkcs11-tool cmsutil pdfsig-kpw pdfsig-no-kpw pdfsig-wrong-kpw; do echo "==== $s"; cat "$work/$s.out"; done
 
 expect pkcs11-tool 0 2 1
 expect cmsutil 0 2 1
@@ -81,7 +86,20 @@ expect pdfsig-kpw 0 3 2
 expect pdfsig-no-kpw 3 1 0
 grep -q 'CKR_PIN_LEN_RANGE' "$work/pdfsig-no-kpw.out" || fail "the empty context password was not refused by its form"
 [ -e "$work/no-kpw.pdf" ] && fail "pdfsig wrote a PDF without a signature"
-[ "$(state_value "$work/state" sign_tries)" = 5 ] || fail "a try was spent: sign_tries=$(state_value "$work/state" sign_tries)"
+# The wrong -kpw: the login's VERIFY, then the wrong password once (63C4), never again.
+segment pdfsig-wrong-kpw >"$work/pdfsig-wrong-kpw.trace"
+echo "pdfsig-wrong-kpw: $(sed -n 's/^rc=//p' "$work/pdfsig-wrong-kpw.out"); VERIFYs:"
+pin_verifies "$work/pdfsig-wrong-kpw.trace"
+[ "$(pin_verifies "$work/pdfsig-wrong-kpw.trace")" = "$(printf '001B 06 9000\n001B 07 63C4')" ] ||
+    fail "pdfsig-wrong-kpw: expected the login's VERIFY and one VERIFY of the wrong password"
+[ "$(card_signatures "$work/pdfsig-wrong-kpw.trace")" = 0 ] || fail "pdfsig-wrong-kpw: the card signed"
+[ "$(sed -n 's/^rc=//p' "$work/pdfsig-wrong-kpw.out")" != 0 ] || fail "pdfsig-wrong-kpw: pdfsig reported success"
+grep -q 'refused without reaching the card' "$work/pdfsig-wrong-kpw.out" ||
+    fail "pdfsig-wrong-kpw: the module did not log the refused repeat"
+[ -s "$work/wrong-kpw.pdf" ] && fail "pdfsig wrote a PDF with a wrong key password"
+# Only the wrong -kpw spent a try, and only one.
+[ "$(state_value "$work/state" sign_tries)" = 4 ] ||
+    fail "expected exactly one try spent: sign_tries=$(state_value "$work/state" sign_tries)"
 openssl cms -verify -binary -inform DER -in "$work/data.p7" -content "$work/data" -CAfile "$pki/sign-ca.pem" \
     -out /dev/null || fail "the cmsutil signature does not verify"
 echo PASS
