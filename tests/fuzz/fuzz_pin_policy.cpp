@@ -41,7 +41,7 @@ PinCheck oracle(PinRole role, std::span<const std::uint8_t> pin) {
 class CountingCard : public jpki::transport::Connection {
 public:
     Bytes transmit(std::span<const std::uint8_t> command) override {
-        require(jpki::fuzz::well_formed_short_apdu(command), "malformed command APDU");
+        require(jpki::fuzz::well_formed_command_apdu(command), "malformed command APDU");
         sent.emplace_back(command.begin(), command.end());
         return {0x90, 0x00};
     }

@@ -29,7 +29,7 @@ public:
         : read_answer_(read_answer.begin(), read_answer.end()), ef_0001_present_(ef_0001_present) {}
 
     Bytes transmit(std::span<const std::uint8_t> command) override {
-        require(jpki::fuzz::well_formed_short_apdu(command), "malformed command APDU");
+        require(jpki::fuzz::well_formed_command_apdu(command), "malformed command APDU");
         if (command[1] == 0xA4) {
             const bool ef_0001 = command.size() == 7 && command[2] == 0x02 && command[5] == 0x00 && command[6] == 0x01;
             return ef_0001 && !ef_0001_present_ ? Bytes{0x6A, 0x82} : Bytes{0x90, 0x00};

@@ -2,11 +2,13 @@
 //
 // Script format: a sequence of records, one per transmit(): 2 bytes big-endian length, then that
 // many bytes of answer (data + SW1 SW2, or anything). Lengths FFFF, FFFE and FFFD carry no bytes
-// and make transmit() throw transport::CardReset, CardRemoved and ServiceUnavailable. When the
+// and make transmit() throw transport::CardReset, CardRemoved and ServiceUnavailable; FFFC
+// throws transport::ExtendedLengthRefused for an extended command (a reader that refuses it) and
+// CardRemoved for a short one, as the PC/SC transport would. When the
 // script ends, transmit() throws CardRemoved, so every operation terminates.
 //
-// It also checks what the card layer sends: every command APDU is a well-formed short APDU
-// (ISO 7816-4 cases 1-4) and goes out inside exactly one open transaction.
+// It also checks what the card layer sends: every command APDU is a well-formed APDU
+// (ISO 7816-4 cases 1-4, short or extended) and goes out inside exactly one open transaction.
 #pragma once
 
 #include <jpki/transport.hpp>
@@ -29,12 +31,19 @@ inline void require(bool condition, const char* what) {
     if (!condition) fail(what);
 }
 
-// Whether `apdu` is a short command APDU of case 1, 2, 3 or 4 (Lc 1..255, Le byte any).
-inline bool well_formed_short_apdu(std::span<const std::uint8_t> apdu) {
+// Whether `apdu` is a command APDU of ISO 7816-4 case 1, 2, 3 or 4, short (Lc 1..255, Le byte
+// any) or extended (a 00 byte, then 2-byte Lc 1..65535 and/or 2-byte Le): the card layer sends
+// extended READ BINARYs where card and reader take them (docs/card.md "Longer reads").
+inline bool well_formed_command_apdu(std::span<const std::uint8_t> apdu) {
     if (apdu.size() < 4) return false;
-    if (apdu.size() <= 5) return true;  // case 1, case 2
-    const std::size_t lc = apdu[4];
-    return lc != 0 && (apdu.size() == 5 + lc || apdu.size() == 6 + lc);  // case 3, case 4
+    if (apdu.size() <= 5) return true;  // case 1, case 2S
+    if (apdu[4] != 0) {
+        const std::size_t lc = apdu[4];
+        return apdu.size() == 5 + lc || apdu.size() == 6 + lc;  // case 3S, case 4S
+    }
+    if (apdu.size() == 7) return true;  // case 2E: 00 Le1 Le2
+    const std::size_t lc = (std::size_t{apdu[5]} << 8) | apdu[6];
+    return lc != 0 && (apdu.size() == 7 + lc || apdu.size() == 9 + lc);  // case 3E, case 4E
 }
 
 class ScriptedConnection : public transport::Connection {
@@ -42,7 +51,7 @@ public:
     explicit ScriptedConnection(std::span<const std::uint8_t> script) : script_(script) {}
 
     Bytes transmit(std::span<const std::uint8_t> command) override {
-        require(well_formed_short_apdu(command), "malformed command APDU");
+        require(well_formed_command_apdu(command), "malformed command APDU");
         require(open_ == 1, "APDU sent outside a transaction");
         sent_.emplace_back(command.begin(), command.end());
         if (script_.size() - pos_ < 2) throw transport::CardRemoved("script ended");
@@ -51,6 +60,10 @@ public:
         if (length == 0xFFFF) throw transport::CardReset("scripted reset");
         if (length == 0xFFFE) throw transport::CardRemoved("scripted removal");
         if (length == 0xFFFD) throw transport::ServiceUnavailable("scripted service loss");
+        if (length == 0xFFFC) {
+            if (transport::is_extended_length(command)) throw transport::ExtendedLengthRefused("scripted reader refusal");
+            throw transport::CardRemoved("scripted removal");
+        }
         const std::size_t n = std::min(length, script_.size() - pos_);
         Bytes answer(script_.begin() + static_cast<std::ptrdiff_t>(pos_),
                      script_.begin() + static_cast<std::ptrdiff_t>(pos_ + n));
