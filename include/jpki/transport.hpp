@@ -121,8 +121,8 @@ public:
     // Throws CardRemoved when no card is in the reader, ServiceUnavailable when the reader is gone.
     virtual std::unique_ptr<Connection> connect(const std::string& reader) = 0;
     // Blocks until a reader or card changes or the timeout passes; true when something changed.
-    // A timeout of wait_forever or more never passes. cancel_wait() (from another thread) makes
-    // a blocked call return false at once.
+    // A timeout of wait_forever or more never passes. cancel_wait() (from another thread, for
+    // C_Finalize) makes a blocked call return false at once, and every later call too.
     virtual bool wait_for_change(std::chrono::milliseconds timeout) = 0;
     virtual void cancel_wait() = 0;
 };

@@ -47,10 +47,11 @@ public:
     // or cancel_wait(). Throws ServiceUnavailable when pcscd cannot be reached at the start; a
     // pcscd that goes away during the wait is reported as a change (its readers are gone).
     bool wait_for_change(std::chrono::milliseconds timeout) override;
-    // Wakes a blocked wait_for_change (SCardCancel), and returns once it has returned (at most
-    // 5 s). A cancel that arrives while no wait runs makes the next wait return false at once;
-    // one that races the start of a wait is repeated every 20 ms until the wait ends, so waits
-    // need no timeout (wait_forever = SCardGetStatusChange with INFINITE).
+    // For C_Finalize: wakes a blocked wait_for_change (SCardCancel) and returns once it has
+    // returned (at most 5 s); from then on every wait_for_change returns false at once (waiters
+    // queued behind the blocked one included). A cancel that races the start of a wait is
+    // repeated every 20 ms until the wait ends, so waits need no timeout (wait_forever =
+    // SCardGetStatusChange with INFINITE).
     void cancel_wait() override;
 
 private:
@@ -64,7 +65,7 @@ private:
 
     void ensure_wait_context();
     void drop_wait_context() noexcept;
-    [[nodiscard]] bool take_cancel() noexcept;
+    [[nodiscard]] bool cancelled() noexcept;
 
     std::mutex mutex_;  // guards context_
     ScardContext context_;
@@ -90,7 +91,7 @@ private:
     std::mutex cancel_mutex_;  // guards the members below; never held while blocking
     std::condition_variable wait_ended_;  // waiting_ went false
     bool waiting_ = false;
-    bool cancel_requested_ = false;
+    bool cancel_requested_ = false;  // set for good by cancel_wait()
     bool wait_context_published_ = false;
     SCARDCONTEXT published_wait_context_ = 0;
 

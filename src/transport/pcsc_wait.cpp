@@ -65,13 +65,17 @@ void PcscTransport::drop_wait_context() noexcept {
     wait_context_.release();
 }
 
-bool PcscTransport::take_cancel() noexcept {
+bool PcscTransport::cancelled() noexcept {
     const std::lock_guard lock(cancel_mutex_);
-    return std::exchange(cancel_requested_, false);
+    return cancel_requested_;
 }
 
 void PcscTransport::cancel_wait() {
     std::unique_lock lock(cancel_mutex_);
+    // For good, not for one wait: C_Finalize must wake every C_WaitForSlotEvent, and waiters
+    // queued on wait_mutex_ behind the one blocked in pcscd would otherwise block without a
+    // timeout after it returns (found by the new-user test of issue 11: two waiters hung
+    // C_Finalize).
     cancel_requested_ = true;
     const auto deadline = Clock::now() + cancel_bound;
     // SCardCancel must use the waiting call's own context (pcsc-lite's rule for cross-thread
@@ -104,7 +108,7 @@ bool PcscTransport::wait_for_change(std::chrono::milliseconds timeout) {
         timeout, std::chrono::milliseconds::zero(), std::chrono::hours(24 * 365));
     const Clock::time_point deadline = Clock::now() + limit;
 
-    if (take_cancel()) return false;
+    if (cancelled()) return false;
     ensure_wait_context();
     // pcscd went away mid-wait: its readers are gone, which is a change. The next call
     // establishes a new context (or reports ServiceUnavailable).
@@ -161,10 +165,7 @@ bool PcscTransport::wait_for_change(std::chrono::milliseconds timeout) {
             std::chrono::milliseconds::zero(), limit);
         const DWORD wait_ms = limit >= wait_forever ? INFINITE : static_cast<DWORD>(remaining.count());
         rv = SCardGetStatusChange(wait_context_.get(), wait_ms, states.data(), static_cast<DWORD>(states.size()));
-        if (rv == SCARD_E_CANCELLED) {
-            (void)take_cancel();
-            return false;
-        }
+        if (rv == SCARD_E_CANCELLED) return false;
         if (pcsc_service_lost(rv)) return service_gone();
         if (rv != SCARD_S_SUCCESS && rv != SCARD_E_TIMEOUT) check_pcsc(rv, "waiting for reader events");
 
@@ -183,7 +184,7 @@ bool PcscTransport::wait_for_change(std::chrono::milliseconds timeout) {
             if (changed) return true;
             // Only sharing bits moved: keep waiting from the new state.
         }
-        if (take_cancel()) return false;
+        if (cancelled()) return false;
         if (limit < wait_forever && Clock::now() >= deadline) return false;
     }
 }

@@ -105,13 +105,12 @@ TEST_CASE("pcsc: without pcscd the transport reports no service, never crashes",
     CHECK_THROWS_AS(transport.wait_for_change(std::chrono::milliseconds(10)), ServiceUnavailable);
 }
 
-TEST_CASE("pcsc: cancel_wait before a wait makes it return false at once", "[pcsc]") {
+TEST_CASE("pcsc: cancel_wait makes this wait and every later one return false at once", "[pcsc]") {
     without_pcscd();
     PcscTransport transport;
     transport.cancel_wait();
-    const auto start = std::chrono::steady_clock::now();
+    // pcscd is absent: a wait that went to it would throw ServiceUnavailable. The cancel is for
+    // good (C_Finalize): a second waiter, queued behind the first, must not block either.
     CHECK_FALSE(transport.wait_for_change(std::chrono::seconds(30)));
-    CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
-    // The cancel is spent: the next wait goes to pcscd (absent here).
-    CHECK_THROWS_AS(transport.wait_for_change(std::chrono::milliseconds(10)), ServiceUnavailable);
+    CHECK_FALSE(transport.wait_for_change(std::chrono::seconds(30)));
 }
