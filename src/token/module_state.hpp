@@ -119,8 +119,9 @@ public:
     // CK_SLOT_INFO.slotDescription of the reader at `index`; state_lock held.
     [[nodiscard]] std::string slot_description(std::size_t index) const;
     std::shared_ptr<InsertedCard> card_in_slot(CK_SLOT_ID slot, bool refresh_first);
-    // The slot's card, looking at the readers once more if none is known (a card inserted since
-    // the last look); CKR_TOKEN_NOT_PRESENT when there is none.
+    // The card in the slot's reader now: looks at the readers first (no APDU), so a card removed
+    // or swapped since the last look retires the old card and its sessions;
+    // CKR_TOKEN_NOT_PRESENT when there is none.
     std::shared_ptr<InsertedCard> present_card(CK_SLOT_ID slot);
     void check_slot(CK_SLOT_ID slot);
     // The session, with its lock held for the rest of the call: one session used by two threads

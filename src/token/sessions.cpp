@@ -66,7 +66,9 @@ void Module::close_session(CK_SESSION_HANDLE handle) {
 }
 
 void Module::close_all_sessions(CK_SLOT_ID slot) {
-    const auto card = state_->card_in_slot(slot, false);
+    // A fresh look at the reader: a card that left took its sessions with it (refresh), and a
+    // card inserted since must not be reset for the old card's logins.
+    const auto card = state_->card_in_slot(slot, true);
     if (!card) return;
     {
         std::lock_guard lock(*state_->state_lock);

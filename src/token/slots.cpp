@@ -223,8 +223,11 @@ std::shared_ptr<InsertedCard> ModuleState::card_in_slot(CK_SLOT_ID slot, bool re
 }
 
 std::shared_ptr<InsertedCard> ModuleState::present_card(CK_SLOT_ID slot) {
-    auto card = card_in_slot(slot, false);
-    if (!card) card = card_in_slot(slot, true);
+    // Always a fresh look at the reader (PC/SC status, no APDU), even when a card is known: a
+    // card removed and another (or the same) inserted between two calls leaves the reader
+    // showing a card, and only its event counter tells. Answering from the known card would show
+    // the card that left and open sessions on its dead connection (the new-user swap test).
+    auto card = card_in_slot(slot, true);
     if (!card) throw Error(CKR_TOKEN_NOT_PRESENT);
     return card;
 }

@@ -102,6 +102,47 @@ TEST_CASE("a card swapped between calls: the old session does not reach the new 
     CHECK(std::none_of(apdus.begin(), apdus.end(), [](const std::string& l) { return l.starts_with("802A"); }));
 }
 
+// A quick swap (removed and another card inserted between two calls, no call in between): the
+// reader shows a card before and after, only its event counter moved on. Calls that name the
+// slot must see the card now in the reader, not the one that left (new-user test: a new session
+// showed the old card's serial and certificates, and a session opened after a re-insertion
+// answered CKR_DEVICE_REMOVED to C_Login).
+TEST_CASE("a card swapped between calls: token info, new sessions and their objects are the new card's", "[events]") {
+    Fixture f;
+    const CK_SESSION_HANDLE old = f.open(auth_slot);
+    const std::string first_serial = text(f.token_info(auth_slot).serialNumber);
+    const CK_OBJECT_HANDLE old_cert = f.find_one(old, CKO_CERTIFICATE, id_auth);
+    CHECK((f.attribute(old, old_cert, CKA_VALUE) == pki_file("auth-cert.der")));
+    f.remove(0);
+    CardConfig second;
+    second.pki_dir = std::string(JPKI_TEST_PKI_DIR) + "/card2";
+    f.insert(0, second);
+
+    CHECK(text(f.token_info(auth_slot).serialNumber) != first_serial);
+    const CK_SESSION_HANDLE s = f.open(auth_slot);
+    const CK_OBJECT_HANDLE cert = f.find_one(s, CKO_CERTIFICATE, id_auth);
+    CHECK((f.attribute(s, cert, CKA_VALUE) == pki_file("card2/auth-cert.der")));
+    // The session opened on the card that left is gone.
+    CK_SESSION_INFO info;
+    CHECK(f.p11->C_GetSessionInfo(old, &info) == CKR_SESSION_HANDLE_INVALID);
+    CHECK(f.p11->C_FindObjectsInit(old, nullptr, 0) == CKR_SESSION_HANDLE_INVALID);
+}
+
+TEST_CASE("a card re-inserted between calls: a session opened afterwards logs in and signs", "[events]") {
+    Fixture f;
+    const CK_SESSION_HANDLE old = f.open(auth_slot);
+    static_cast<void>(f.find_one(old, CKO_CERTIFICATE, id_auth));
+    f.remove(0);
+    f.insert(0, CardConfig{});
+    const CK_SESSION_HANDLE s = f.open(auth_slot);
+    CHECK(f.try_login(s, auth_pin) == CKR_OK);
+    const Bytes data = bytes_of("re-inserted");
+    CHECK(openssl_verifies(pki_file("auth-cert.der"), CKM_SHA256_RSA_PKCS, data,
+                           f.sign(s, CKM_SHA256_RSA_PKCS, f.find_one(s, CKO_PRIVATE_KEY, id_auth), data)));
+    CK_SESSION_INFO info;
+    CHECK(f.p11->C_GetSessionInfo(old, &info) == CKR_SESSION_HANDLE_INVALID);
+}
+
 TEST_CASE("a reset by another program drops the login: C_Sign answers CKR_USER_NOT_LOGGED_IN, no PIN re-sent",
           "[events][trace]") {
     const bool reselect_clears = GENERATE(false, true);

@@ -631,6 +631,29 @@ def exclusive_first_look():
     check_no_pin_try_lost()
 
 
+def reinserted_between_calls():
+    """The card is removed and inserted again between two calls, with no call in between."""
+    lib = load()
+    old = session(lib, AUTH_SLOT, login=False)
+    old.findObjects([(PyKCS11.CKA_CLASS, PyKCS11.CKO_CERTIFICATE)])  # the certificates are read
+    with Fault('card removed and inserted again between two calls'):
+        # pcscd shows a card before and after; only the reader's event counter moved on. The
+        # module must not keep using the card it knew (new-user test: C_OpenSession answered
+        # CKR_OK on the dead connection, then C_Login CKR_DEVICE_REMOVED).
+        ctl('remove')
+        ctl('insert')  # returns once pcscd shows the card
+        s = session(lib, AUTH_SLOT, login=False)
+        rv = rv_of(s.login, PINS[AUTH_SLOT])
+        check(rv == CKR_OK, 'a session opened after the re-insertion logs in (%s)' % ckr_name(rv))
+        rv = rv_of(old.getSessionInfo)
+        check(rv == CKR_SESSION_HANDLE_INVALID,
+              'the session opened before the removal is gone (C_GetSessionInfo: %s)' % ckr_name(rv))
+        s.logout()
+        s.closeSession()
+        check_fresh_login_signs(lib, AUTH_SLOT, 'after re-insertion')
+    check_no_pin_try_lost()
+
+
 def second_reader():
     """C10: a second card in "Virtual PCD 00 01" gives slots 2 and 3, with that card's keys."""
     lib = load()
@@ -709,6 +732,7 @@ SCENARIOS = {
     'pcscd-restart': (pcscd_restart, [], False),
     'exclusive-first-look': (exclusive_first_look, [], False),
     'second-reader': (second_reader, [], True),
+    'reinserted-between-calls': (reinserted_between_calls, [], False),
     'no-pcscd': (no_pcscd, None, False),
     'no-reader': (no_reader, [], False),
 }
