@@ -164,6 +164,29 @@ stop_s_server() {
     return 0
 }
 
+# write_test_pdf FILE: a one-page PDF written by hand (pdfsig needs a page to put the signature
+# field on), for the pdfsig tests.
+write_test_pdf() {
+    python3 - "$1" <<'PY' || fail "cannot write the test PDF"
+import sys
+objs = [b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << >> >>",
+        b"<< /Length 0 >>\nstream\n\nendstream"]
+out = bytearray(b"%PDF-1.7\n")
+offsets = []
+for n, body in enumerate(objs, 1):
+    offsets.append(len(out))
+    out += b"%d 0 obj\n" % n + body + b"\nendobj\n"
+xref = len(out)
+out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
+for o in offsets:
+    out += b"%010d 00000 n \n" % o
+out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
+open(sys.argv[1], "wb").write(out)
+PY
+}
+
 # An openssl.cnf loading libp11's engine with our module; extra lines are appended verbatim.
 write_openssl_cnf() {
     local file=$1; shift

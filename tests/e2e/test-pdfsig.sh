@@ -18,25 +18,7 @@ e2e_setup
 db=$work/nssdb
 nss_new_db "$db"
 
-# A one-page PDF, written by hand (pdfsig needs a page to put the signature field on).
-python3 - "$work/in.pdf" <<'PY' || fail "cannot write the test PDF"
-import sys
-objs = [b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << >> >>",
-        b"<< /Length 0 >>\nstream\n\nendstream"]
-out = bytearray(b"%PDF-1.7\n")
-offsets = []
-for n, body in enumerate(objs, 1):
-    offsets.append(len(out))
-    out += b"%d 0 obj\n" % n + body + b"\nendobj\n"
-xref = len(out)
-out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
-for o in offsets:
-    out += b"%010d 00000 n \n" % o
-out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
-open(sys.argv[1], "wb").write(out)
-PY
+write_test_pdf "$work/in.pdf"
 
 # step NAME COMMAND...: output and exit status in $work/NAME.out, a marker in the card's trace.
 step() {
