@@ -118,7 +118,7 @@ public:
     bool probe_retry_due(std::optional<std::chrono::steady_clock::time_point>& next);
     // CK_SLOT_INFO.slotDescription of the reader at `index`; state_lock held.
     [[nodiscard]] std::string slot_description(std::size_t index) const;
-    std::shared_ptr<InsertedCard> card_in_slot(CK_SLOT_ID slot, bool refresh_first);
+    std::shared_ptr<InsertedCard> card_in_slot(CK_SLOT_ID slot);
     // The card in the slot's reader now: looks at the readers first (no APDU), so a card removed
     // or swapped since the last look retires the old card and its sessions;
     // CKR_TOKEN_NOT_PRESENT when there is none.

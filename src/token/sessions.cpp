@@ -68,7 +68,7 @@ void Module::close_session(CK_SESSION_HANDLE handle) {
 void Module::close_all_sessions(CK_SLOT_ID slot) {
     // A fresh look at the reader: a card that left took its sessions with it (refresh), and a
     // card inserted since must not be reset for the old card's logins.
-    const auto card = state_->card_in_slot(slot, true);
+    const auto card = state_->card_in_slot(slot);
     if (!card) return;
     {
         std::lock_guard lock(*state_->state_lock);

@@ -209,14 +209,10 @@ void ModuleState::check_slot(CK_SLOT_ID slot) {
     if (slot / 2 >= readers.size() || !profile_shows(config.slots, role_of_slot(slot))) throw Error(CKR_SLOT_ID_INVALID);
 }
 
-std::shared_ptr<InsertedCard> ModuleState::card_in_slot(CK_SLOT_ID slot, bool refresh_first) {
-    if (!refresh_first) {
-        // A slot the table does not know yet (no C_GetSlotList since C_Initialize, or a reader
-        // plugged in since): look at the readers before calling the ID invalid.
-        std::lock_guard lock(*state_lock);
-        refresh_first = slot / 2 >= readers.size();
-    }
-    if (refresh_first) refresh();
+std::shared_ptr<InsertedCard> ModuleState::card_in_slot(CK_SLOT_ID slot) {
+    // Always a fresh look at the reader first: it also learns a slot the table does not know yet
+    // (no C_GetSlotList since C_Initialize, or a reader plugged in since).
+    refresh();
     check_slot(slot);
     std::lock_guard lock(*state_lock);
     return readers[slot / 2].card;
@@ -227,7 +223,7 @@ std::shared_ptr<InsertedCard> ModuleState::present_card(CK_SLOT_ID slot) {
     // card removed and another (or the same) inserted between two calls leaves the reader
     // showing a card, and only its event counter tells. Answering from the known card would show
     // the card that left and open sessions on its dead connection (the new-user swap test).
-    auto card = card_in_slot(slot, true);
+    auto card = card_in_slot(slot);
     if (!card) throw Error(CKR_TOKEN_NOT_PRESENT);
     return card;
 }
@@ -300,7 +296,7 @@ std::vector<CK_SLOT_ID> Module::slot_list(bool token_present_only) {
 
 CK_SLOT_INFO Module::slot_info(CK_SLOT_ID slot) {
     // NSS polls C_GetSlotInfo for CKF_TOKEN_PRESENT: it must see removal and insertion.
-    const auto card = state_->card_in_slot(slot, true);
+    const auto card = state_->card_in_slot(slot);
     CK_SLOT_INFO info{};
     {
         std::lock_guard lock(*state_->state_lock);
