@@ -72,6 +72,19 @@ e2e_setup() {
     trap 'exit 130' INT
     printf '%s\n' "$AUTH_PIN" >"$work/pin-auth"
     printf '%s\n' "$SIGN_PIN" >"$work/pin-sign"
+    # The module remembers per card, in the user's cache, whether its key has proven RSA-PSS
+    # (issue 12): a test starts with no facts and keeps its own (never the user's, never another
+    # test's), under the default `pss = auto` whatever the caller's environment says.
+    use_cache default
+    unset JPKI_PKCS11_PSS
+}
+
+# use_cache NAME: the module's per-user cache (XDG_CACHE_HOME) becomes $work/cache-NAME, made
+# empty the first time. The virtual cards share one token serial, so a test that runs cards with
+# and without --pss gives each its own cache.
+use_cache() {
+    export XDG_CACHE_HOME=$work/cache-$1
+    mkdir -p "$XDG_CACHE_HOME"
 }
 
 # in_vcard [jpki-vcard options] -- COMMAND...: COMMAND inside with-vcard.sh, the card's APDU trace
@@ -96,9 +109,36 @@ pin_verifies() {
          $1 ~ /^00200080/ && length($1) > 8 { print ef, substr($1, 9, 2), $2 }' "${1:-$work/trace}"
 }
 
-# How many COMPUTE DIGITAL SIGNATURE commands the card got.
-card_signatures() { grep -c '^802A' "${1:-$work/trace}" || true; }
+# How many COMPUTE DIGITAL SIGNATURE commands the card got with P1 00 (PKCS#1 v1.5: the module
+# sends the DigestInfo), whatever the answer.
+card_signatures() { grep -c '^802A0080' "${1:-$work/trace}" || true; }
 
+# card_pss_signatures [TRACE [SW]]: how many COMPUTE DIGITAL SIGNATURE commands the card got with
+# P1 04 (RSASSA-PSS over a SHA-256 hash, docs/card.md), all or only those answered SW (9000: the
+# card signed; 6A86: a card without PSS refused). Under `pss = auto` the module's proof after the
+# first login is one of them (issue 12).
+card_pss_signatures() {
+    awk -v sw="${2:-}" '$1 ~ /^802A0480/ && (sw == "" || toupper($2) == sw) { n++ } END { print n + 0 }' \
+        "${1:-$work/trace}"
+}
+
+# auth_mechanisms [jpki-vcard options]: the mechanisms the module lists on the authentication
+# token, as `pkcs11-tool -M` prints them, the card's APDUs added to $work/trace. Under
+# `pss = auto` RSA-PKCS-PSS appears only for a card that has proven it.
+auth_mechanisms() {
+    in_vcard "$@" -- timeout -k 5 "$E2E_CLIENT_TIMEOUT" pkcs11-tool --module "$module" \
+        --token-label "$AUTH_TOKEN" -M </dev/null
+}
+
+# The `jpki` command of this build.
+jpki_bin=$JPKI_BUILD_DIR/bin/jpki
+
+# jpki_pss_probe [jpki-vcard options]: `jpki pss probe` with the authentication PIN on stdin, the
+# deliberate proof of the card's RSA-PSS (issue 12), recorded in the cache; its output on stdout.
+jpki_pss_probe() {
+    in_vcard "$@" -- bash -c 'printf "%s\n" "$1" | timeout -k 5 "$2" "$3" pss probe' _ \
+        "$AUTH_PIN" "$E2E_CLIENT_TIMEOUT" "$jpki_bin" 2>&1
+}
 # A card state file (for jpki-vcard --state) with the given tries left: auth, sign.
 write_card_state() {
     printf 'auth_pin=%s\nsign_pin=%s\nauth_tries=%s\nsign_tries=%s\n' \
@@ -198,7 +238,8 @@ write_openssl_cnf() {
         printf '[pkcs11_section]\nengine_id = pkcs11\nMODULE_PATH = %s\ninit = 0\n' "$module"
         if [ "$tls" = tls12 ]; then
             # TLS 1.3 and OpenSSL's preferred TLS 1.2 choice sign client certificates with
-            # RSA-PSS, which the card does not offer (yet): TLS 1.2 and PKCS#1 v1.5 + SHA-256.
+            # RSA-PSS, which the module offers only for a card that has proven it (issue 12):
+            # for any card, TLS 1.2 and PKCS#1 v1.5 + SHA-256.
             printf '[ssl_section]\nsystem_default = system_default_section\n'
             printf '[system_default_section]\nMaxProtocol = TLSv1.2\nClientSignatureAlgorithms = RSA+SHA256\n'
         fi
