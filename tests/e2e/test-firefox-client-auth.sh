@@ -5,9 +5,9 @@
 # - A fresh Firefox profile (in a mktemp folder) gets jpki-pkcs11.so with modutil and a throwaway
 #   CA that issued the test server's certificate (certutil -t "C,,").
 # - `openssl s_server -www -tls1_2 -Verify 1 -CAfile tests/pki/auth-ca.pem` on loopback asks
-#   for a client certificate and prints the one it got in the page. TLS 1.2 only: in TLS 1.3 the
-#   client's CertificateVerify must be RSA-PSS, which the module does not offer yet (Firefox then
-#   asks for the PIN, sends no certificate, and shows SSL_ERROR_RX_CERTIFICATE_REQUIRED_ALERT).
+#   for a client certificate and prints the one it got in the page. TLS 1.2 in the first three
+#   runs, with the virtual card's default (no RSA-PSS): under the module's default `pss = auto`
+#   the first login's proof finds none (P1 04 answered 6A86) and Firefox signs PKCS#1 v1.5.
 # - Firefox runs headless with Marionette (no geckodriver; lib-firefox/marionette.py), in a
 #   private network namespace (only loopback) and a private PID namespace (nothing outlives it),
 #   behind tests/pcsc/with-vcard.sh. Chrome-side observers record every dialog: the PIN prompt
@@ -23,10 +23,17 @@
 #   /usr/lib/x86_64-linux-gnu/pkcs11 bind-mounted there, gone with the namespace even when the
 #   test is killed; the machine's /etc is never written. The run must load the module from that
 #   path under the policy's name, and log in as the others do.
+# - A fourth run, "tls13-pss" (issue 12): a card with RSA-PSS (jpki-vcard --pss) whose proof is
+#   made first by another program's login (certutil -K with the PIN, the module's default `auto`;
+#   the cache is the run's XDG_CACHE_HOME, the one Firefox then uses), and a TLS 1.3-only server
+#   (`-tls1_3`). Firefox starts after the proof (NSS reads a token's mechanisms when it starts),
+#   so it finds RSA-PSS listed, and must log in: the page shows TLS 1.3, the card made RSA-PSS
+#   signatures (P1 04 answered 9000) and no PKCS#1 v1.5 one.
 # Each run passes when the server's page shows our authentication certificate, exactly one PIN
 # prompt came and it named the authentication token, Firefox saw no signature token, and the
 # card's trace shows a VERIFY of the authentication PIN (EF 0018) and nothing under the
-# signature PIN's EF 001B.
+# signature PIN's EF 001B; the server verified the certificate, over the run's TLS version, and
+# the card signed as that version needs (TLS 1.2 here: PKCS#1 v1.5; TLS 1.3: RSA-PSS only).
 # Exit 0 pass, 77 skip (firefox-esr not installed, or outside CI no mount namespace for the
 # policy run), anything else fail. KEEP_WORK=1 keeps the
 # scratch folder (logs, traces, the driver's result.json).
@@ -124,7 +131,7 @@ if [ "${1:-}" = --inner ]; then
 
     port=$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     openssl s_server -accept "127.0.0.1:$port" -cert "$work/server.pem" -key "$work/server-key.pem" \
-        -tls1_2 -Verify 1 -CAfile "$src/tests/pki/auth-ca.pem" -www \
+        "-${JPKI_E2E_TLS:-tls1_2}" -Verify 1 -CAfile "$src/tests/pki/auth-ca.pem" -www \
         >"$run/s_server.log" 2>&1 </dev/null &
     server_pid=$!
     for _ in $(seq 100); do grep -q '^ACCEPT' "$run/s_server.log" 2>/dev/null && break; sleep 0.1; done
@@ -250,13 +257,14 @@ else
 fi
 
 # One Firefox run against a fresh virtual card: $1 names it, $2 is the value of
-# security.default_personal_cert, $3 "policy" for the module through the enterprise policy only.
+# security.default_personal_cert, $3 "policy" for the module through the enterprise policy only,
+# "tls13-pss" for a card with RSA-PSS, proven before Firefox starts, and a TLS 1.3-only server.
 # Everything it writes goes to $work/$1.
 run_pid=""
 trap '[ -n "$run_pid" ] && { kill -TERM "$run_pid" 2>/dev/null; wait "$run_pid"; }; exit 143' TERM INT
 firefox_run() {
-    local run="$work/$1" mode=$2 how=${3:-modutil} start status policy=""
-    mkdir -p "$run/home" "$run/tmp"
+    local run="$work/$1" mode=$2 how=${3:-modutil} start status policy="" card=() tls=tls1_2
+    mkdir -p "$run/home/.cache" "$run/tmp"
     if [ "$how" = policy ]; then
         cp -a "$work/profile-policy" "$run/profile"
         policy="$work/policies.json"
@@ -264,11 +272,15 @@ firefox_run() {
         cp -a "$work/profile" "$run/profile"
     fi
     printf 'user_pref("security.default_personal_cert", "%s");\n' "$mode" >>"$run/profile/user.js"
+    if [ "$how" = tls13-pss ]; then
+        card=(--pss) tls=tls1_3
+        prove_pss "$1" "$run" || { show_logs "$run"; fail "$1: the proof before Firefox's start failed"; }
+    fi
     start=$(date +%s)
     # In the background so that a signal to this script (ctest's timeout) stops the run at once:
     # with-vcard.sh then stops the card and pcscd, and the PID namespace takes Firefox with it.
-    timeout -k 10 240 "$src/tests/pcsc/with-vcard.sh" --trace "$run/trace.txt" -- \
-        bash "$self" --ns "$work" "$run" "$firefox" "$policy" &
+    JPKI_E2E_TLS=$tls timeout -k 10 240 "$src/tests/pcsc/with-vcard.sh" --trace "$run/trace.txt" \
+        ${card[@]+"${card[@]}"} -- bash "$self" --ns "$work" "$run" "$firefox" "$policy" &
     run_pid=$!
     wait "$run_pid"
     status=$?
@@ -278,7 +290,7 @@ firefox_run() {
         show_logs "$run"
         fail "$1: Firefox was not driven to the end (status $status)"
     fi
-    check "$1" "$run" "$mode" || { show_logs "$run"; fail "$1: see above"; }
+    check "$1" "$run" "$mode" "$tls" || { show_logs "$run"; fail "$1: see above"; }
     [ "$status" = 0 ] || { show_logs "$run"; fail "$1: the Firefox run ended with status $status"; }
     if [ "$how" = policy ]; then
         "$python" - "$run/result.json" "$policy_name" "$policy_library" <<'EOF' || { show_logs "$run"; fail "$1: see above"; }
@@ -292,9 +304,27 @@ EOF
     fi
 }
 
+# prove_pss NAME RUN: before Firefox starts, another program logs in to the authentication token
+# (certutil -K with the PIN, in the run's profile and cache, the card with RSA-PSS), so that the
+# module's default `auto` proves the card's RSA-PSS once and records it in the cache. The proof
+# must be in that trace: one P1 04 answered 9000.
+prove_pss() {
+    local name=$1 run=$2
+    printf '%s\n' "$auth_pin" >"$run/pin"
+    env -u JPKI_PKCS11_PSS HOME="$run/home" XDG_CONFIG_HOME="$run/home/.config" XDG_CACHE_HOME="$run/home/.cache" \
+        timeout -k 10 120 "$src/tests/pcsc/with-vcard.sh" --trace "$run/proof-trace.txt" --pss -- \
+        timeout -k 5 60 certutil -K -d "sql:$run/profile" -h "$auth_token" -f "$run/pin" \
+        >"$run/proof.log" 2>&1 </dev/null || { cat "$run/proof.log" >&2; return 1; }
+    rm -f "$run/pin"
+    local proofs
+    proofs=$(grep -c '^802A0480[0-9A-F]* 9000$' "$run/proof-trace.txt" || true)
+    [ "$proofs" = 1 ] || { echo "FAIL: $name: no RSA-PSS proof after certutil's login (P1 04 answered 9000: $proofs)" >&2; grep '^802A\|^0020' "$run/proof-trace.txt" >&2; return 1; }
+    note "$name: RSA-PSS proven by certutil's login before Firefox starts"
+}
+
 show_logs() {
     local f
-    for f in firefox.log s_server.log result.json trace.txt; do
+    for f in proof.log firefox.log s_server.log result.json trace.txt; do
         [ -s "$1/$f" ] || continue
         echo "--- $f (last 40 lines)" >&2
         tail -n 40 "$1/$f" >&2
@@ -303,9 +333,9 @@ show_logs() {
 
 # The checks, on the driver's result, the server's page and the card's trace.
 check() {
-    "$python" - "$1" "$2" "$3" "$auth_token" "$auth_cn" "$src/tests/pki/auth-cert.pem" <<'EOF'
+    "$python" - "$1" "$2" "$3" "$4" "$auth_token" "$auth_cn" "$src/tests/pki/auth-cert.pem" <<'EOF'
 import json, re, subprocess, sys
-name, run, mode, auth_token, auth_cn, auth_cert = sys.argv[1:]
+name, run, mode, tls, auth_token, auth_cn, auth_cert = sys.argv[1:]
 result = json.load(open(f"{run}/result.json"))
 problems = []
 
@@ -355,9 +385,22 @@ if "Client certificate" not in page:
 elif auth_cn not in page or expected not in [fingerprint(p) for p in pems]:
     problems.append("the client certificate the server got is not our authentication certificate:\n" + page[:3000])
 
-# 4. The card: VERIFY only with EF 0018 (auth PIN) selected, nothing at all under EF 001B.
+# 3b. The server verified it, over the run's TLS version.
+protocol = {"tls1_2": "TLSv1.2", "tls1_3": "TLSv1.3"}[tls]
+if not re.search(rf"Protocol\s*:\s*{protocol}\s*$", page, re.M):
+    problems.append(f"the server's page does not show {protocol}")
+if "Verify return code: 0 (ok)" not in page:
+    problems.append("the server's page does not show the client certificate verified (Verify return code: 0)")
+server_log = open(f"{run}/s_server.log", errors="replace").read()
+if not re.search(rf"^depth=0 C = JP, CN = {auth_cn}$", server_log, re.M) or re.search(r"^verify error", server_log, re.M):
+    problems.append("the server did not verify the client certificate:\n" + server_log[-2000:])
+
+# 4. The card: VERIFY only with EF 0018 (auth PIN) selected, nothing at all under EF 001B;
+#    COMPUTE DIGITAL SIGNATURE as the TLS version needs: PKCS#1 v1.5 (P1 00) in TLS 1.2 (the
+#    module's proof, one P1 04 refused with 6A86, may come first), RSA-PSS only (P1 04) in 1.3.
 ef = None
 verified = []
+signatures = []
 for line in open(f"{run}/trace.txt"):
     parts = line.split()
     if not parts or parts[0].startswith("#"):
@@ -369,6 +412,8 @@ for line in open(f"{run}/trace.txt"):
             problems.append("the module selected the signature PIN's EF 001B")
     elif apdu.startswith("00A404"):
         ef = None
+    elif apdu.startswith("802A"):
+        signatures.append((apdu[4:6], sw.upper()))
     elif apdu[2:4] == "20":
         if ef != "0018":
             problems.append(f"VERIFY sent with EF {ef} selected: {line.strip()}")
@@ -376,19 +421,25 @@ for line in open(f"{run}/trace.txt"):
             verified.append((ef, sw))
 if ("0018", "9000") not in verified:
     problems.append(f"no successful VERIFY of the authentication PIN in the card's trace: {verified}")
+if tls == "tls1_3":
+    if not signatures or any(s != ("04", "9000") for s in signatures):
+        problems.append(f"TLS 1.3: expected RSA-PSS signatures only (P1 04 answered 9000), the card got {signatures}")
+elif ("00", "9000") not in signatures or any(s not in (("00", "9000"), ("04", "6A86")) for s in signatures):
+    problems.append(f"TLS 1.2: expected PKCS#1 v1.5 signatures (P1 00), the card got {signatures}")
 
 if problems:
     for p in problems:
         print(f"FAIL: {name}:", p, file=sys.stderr)
     sys.exit(1)
 shown = f"chooser offered {choosers[0]['certificates']}, then " if choosers else ""
-print(f"ok: {name} ({mode}): {shown}PIN prompt {answered[0]['text']!r}; "
-      f"the server got {auth_cn}; card VERIFYs: {verified}")
+print(f"ok: {name} ({mode}, {protocol}): {shown}PIN prompt {answered[0]['text']!r}; "
+      f"the server got {auth_cn}; card VERIFYs: {verified}; signatures (P1, SW): {signatures}")
 EOF
 }
 
 firefox_run select-automatically "Select Automatically"
 firefox_run ask-every-time "Ask Every Time"
+firefox_run tls13-pss "Select Automatically" tls13-pss
 if [ "$JPKI_E2E_NETNS" = 1 ]; then
     firefox_run policy "Select Automatically" policy
 elif [ "${CI:-}" = true ]; then
