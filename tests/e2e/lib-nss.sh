@@ -109,8 +109,10 @@ pin_verifies() {
          $1 ~ /^00200080/ && length($1) > 8 { print ef, substr($1, 9, 2), $2 }' "${1:-$work/trace}"
 }
 
-# How many COMPUTE DIGITAL SIGNATURE commands the card got with P1 00 (PKCS#1 v1.5: the module
-# sends the DigestInfo), whatever the answer.
+# How many COMPUTE DIGITAL SIGNATURE commands the card got with P1 00 (PKCS#1 v1.5, whatever the
+# answer): the ones an application asks for in TLS 1.2, CMS, PDF... (under the default pss=auto
+# the first login on the authentication token also sends one P1 04, the RSA-PSS proof:
+# card_pss_signatures).
 card_signatures() { grep -c '^802A0080' "${1:-$work/trace}" || true; }
 
 # card_pss_signatures [TRACE [SW]]: how many COMPUTE DIGITAL SIGNATURE commands the card got with
