@@ -60,7 +60,7 @@ verified() {
     ! grep -q '^verify error' "$work/$1.out" || fail "$1: the client certificate did not verify"
     grep -qx "Peer signature type: $2" "$work/$1.out" || fail "$1: the client did not sign with $2"
     server_has "$1" 'Peer signing digest: SHA256'
-    grep -q "Protocol *: $3\$" "$work/$1.client" || fail "$1: not $3"
+    grep -q "^New, $3, Cipher is " "$work/$1.client" || fail "$1: not $3"
     grep -q '^client exit 0$' "$work/$1.client" || fail "$1: s_client failed"
     [ "$(pin_verifies "$work/$1.trace")" = '0018 04 9000' ] || fail "$1: expected one VERIFY of the auth PIN"
 }
