@@ -29,6 +29,11 @@
 #   (`-tls1_3`). Firefox starts after the proof (NSS reads a token's mechanisms when it starts),
 #   so it finds RSA-PSS listed, and must log in: the page shows TLS 1.3, the card made RSA-PSS
 #   signatures (P1 04 answered 9000) and no PKCS#1 v1.5 one.
+# - A fifth run, "tls13-first-login": the same card and server, no proof before. The first
+#   Firefox session asks for the PIN, and that login proves the card's RSA-PSS, but Firefox read
+#   the token's mechanisms at its start: it sends no certificate
+#   (SSL_ERROR_RX_CERTIFICATE_REQUIRED_ALERT). Firefox started again (same profile and cache)
+#   logs in as in "tls13-pss": what docs/firefox.md tells the user ("restart Firefox").
 # Each run passes when the server's page shows our authentication certificate, exactly one PIN
 # prompt came and it named the authentication token, Firefox saw no signature token, and the
 # card's trace shows a VERIFY of the authentication PIN (EF 0018) and nothing under the
@@ -263,7 +268,7 @@ fi
 run_pid=""
 trap '[ -n "$run_pid" ] && { kill -TERM "$run_pid" 2>/dev/null; wait "$run_pid"; }; exit 143' TERM INT
 firefox_run() {
-    local run="$work/$1" mode=$2 how=${3:-modutil} start status policy="" card=() tls=tls1_2
+    local run="$work/$1" mode=$2 how=${3:-modutil} status policy="" card=() tls=tls1_2
     mkdir -p "$run/home/.cache" "$run/tmp"
     if [ "$how" = policy ]; then
         cp -a "$work/profile-policy" "$run/profile"
@@ -275,17 +280,15 @@ firefox_run() {
     if [ "$how" = tls13-pss ]; then
         card=(--pss) tls=tls1_3
         prove_pss "$1" "$run" || { show_logs "$run"; fail "$1: the proof before Firefox's start failed"; }
+    elif [ "$how" = tls13-restart ]; then
+        # The first session is the proof: it fails, then Firefox is started again.
+        card=(--pss) tls=tls1_3
+        firefox_session "$1" "$run" "$tls" "" --pss
+        first_session_check "$1" "$run" || { show_logs "$run"; fail "$1: see above"; }
+        for f in result.json s_server.log firefox.log trace.txt; do mv "$run/$f" "$run/first-$f"; done
     fi
-    start=$(date +%s)
-    # In the background so that a signal to this script (ctest's timeout) stops the run at once:
-    # with-vcard.sh then stops the card and pcscd, and the PID namespace takes Firefox with it.
-    JPKI_E2E_TLS=$tls timeout -k 10 240 "$src/tests/pcsc/with-vcard.sh" --trace "$run/trace.txt" \
-        ${card[@]+"${card[@]}"} -- bash "$self" --ns "$work" "$run" "$firefox" "$policy" &
-    run_pid=$!
-    wait "$run_pid"
-    status=$?
-    run_pid=""
-    note "$1: Firefox run took $(( $(date +%s) - start )) s (status $status)"
+    firefox_session "$1" "$run" "$tls" "$policy" ${card[@]+"${card[@]}"}
+    status=$session_status
     if [ ! -s "$run/result.json" ]; then
         show_logs "$run"
         fail "$1: Firefox was not driven to the end (status $status)"
@@ -302,6 +305,50 @@ if ours != [(name, library)]:
 print(f"ok: policy: Firefox loaded {name!r} from {library} through /etc/firefox/policies/policies.json")
 EOF
     fi
+}
+
+# firefox_session NAME RUN TLS POLICY [jpki-vcard options]: one Firefox session behind a fresh
+# run of the virtual card (trace in RUN/trace.txt) against a fresh server taking only TLS
+# (tls1_2, tls1_3); its exit status in session_status.
+firefox_session() {
+    local name=$1 run=$2 tls=$3 policy=$4 start
+    shift 4
+    start=$(date +%s)
+    # In the background so that a signal to this script (ctest's timeout) stops the run at once:
+    # with-vcard.sh then stops the card and pcscd, and the PID namespace takes Firefox with it.
+    JPKI_E2E_TLS=$tls timeout -k 10 240 "$src/tests/pcsc/with-vcard.sh" --trace "$run/trace.txt" \
+        "$@" -- bash "$self" --ns "$work" "$run" "$firefox" "$policy" &
+    run_pid=$!
+    wait "$run_pid"
+    session_status=$?
+    run_pid=""
+    note "$name: Firefox run took $(( $(date +%s) - start )) s (status $session_status)"
+}
+
+# first_session_check NAME RUN: the first session of "tls13-first-login" (a card with RSA-PSS not
+# proven yet, a TLS 1.3-only server): Firefox asked for the PIN once, the login ran the module's
+# proof (exactly one COMPUTE DIGITAL SIGNATURE: P1 04, answered 9000), but this Firefox had read
+# the token's mechanisms before, so it sent no certificate: SSL_ERROR_RX_CERTIFICATE_REQUIRED_ALERT.
+first_session_check() {
+    "$python" - "$1" "$2" "$auth_token" <<'EOF'
+import json, sys
+name, run, auth_token = sys.argv[1:]
+result = json.load(open(f"{run}/result.json"))
+problems = []
+if "SSL_ERROR_RX_CERTIFICATE_REQUIRED_ALERT" not in (result.get("error") or ""):
+    problems.append(f"expected SSL_ERROR_RX_CERTIFICATE_REQUIRED_ALERT, got: {result.get('error')!r}")
+answered = [d for d in result.get("dialogs") or [] if d["kind"] == "prompt" and d["answered"]]
+if len(answered) != 1 or auth_token not in answered[0]["text"]:
+    problems.append(f"expected one PIN prompt naming {auth_token!r}: {result.get('dialogs')}")
+signatures = [(l.split()[0][4:6], l.split()[1].upper()) for l in open(f"{run}/trace.txt") if l.startswith("802A")]
+if signatures != [("04", "9000")]:
+    problems.append(f"expected the proof alone (one P1 04 answered 9000), the card got {signatures}")
+for p in problems:
+    print(f"FAIL: {name} (first session):", p, file=sys.stderr)
+if problems:
+    sys.exit(1)
+print(f"ok: {name} (first session): TLS 1.3 refused as expected, the login proved RSA-PSS: {signatures}")
+EOF
 }
 
 # prove_pss NAME RUN: before Firefox starts, another program logs in to the authentication token
@@ -324,7 +371,7 @@ prove_pss() {
 
 show_logs() {
     local f
-    for f in proof.log firefox.log s_server.log result.json trace.txt; do
+    for f in proof.log first-result.json first-trace.txt firefox.log s_server.log result.json trace.txt; do
         [ -s "$1/$f" ] || continue
         echo "--- $f (last 40 lines)" >&2
         tail -n 40 "$1/$f" >&2
@@ -440,6 +487,7 @@ EOF
 firefox_run select-automatically "Select Automatically"
 firefox_run ask-every-time "Ask Every Time"
 firefox_run tls13-pss "Select Automatically" tls13-pss
+firefox_run tls13-first-login "Select Automatically" tls13-restart
 if [ "$JPKI_E2E_NETNS" = 1 ]; then
     firefox_run policy "Select Automatically" policy
 elif [ "${CI:-}" = true ]; then
