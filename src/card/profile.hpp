@@ -186,20 +186,4 @@ inline constexpr CardProfile jpki_card_profile{
     }},
 };
 
-// The old names, while callers outside the card layer still use them (removed in the next
-// commit, once the token layer and `jpki` read the role rows).
-namespace ef {
-inline constexpr Fid sign_certificate = jpki_card_profile.role(PinRole::Sign).certificate.fid;
-inline constexpr Fid sign_ca_certificate = jpki_card_profile.role(PinRole::Sign).ca_certificate.fid;
-inline constexpr Fid auth_certificate = jpki_card_profile.role(PinRole::Auth).certificate.fid;
-inline constexpr Fid auth_ca_certificate = jpki_card_profile.role(PinRole::Auth).ca_certificate.fid;
-inline constexpr Fid token_info = jpki_card_profile.token_info.fid;
-inline constexpr Fid certificate_flags = jpki_card_profile.certificate_flags.fid;
-inline constexpr Fid auth_key = jpki_card_profile.role(PinRole::Auth).key.fid;
-inline constexpr Fid auth_pin = jpki_card_profile.role(PinRole::Auth).pin_fid;
-inline constexpr Fid sign_key = jpki_card_profile.role(PinRole::Sign).key.fid;
-inline constexpr Fid sign_pin = jpki_card_profile.role(PinRole::Sign).pin_fid;
-}  // namespace ef
-inline constexpr std::size_t token_label_length = jpki_card_profile.token_label_length;
-
 }  // namespace jpki::card

@@ -20,6 +20,7 @@
 #include <atomic>
 #include <array>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -114,14 +115,16 @@ private:
 
     // How to make one object once its certificate is at hand (objects.hpp makers).
     struct Recipe {
-        CK_OBJECT_CLASS object_class;
-        card::Fid certificate_ef;  // the certificate the object's attributes come from
-        CertificateObjects spec;   // spec.certificate is filled in when the object is completed
+        const ObjectRow* row;     // object_rows: class, and which certificate the attributes come from
+        CertificateObjects spec;  // spec.certificate is filled in when the object is completed
     };
 
-    const crypto::Certificate& certificate(card::Fid ef);
+    // A certificate file of the card profile, read once per insertion.
+    const crypto::Certificate& certificate(const card::ReadableFile& file);
+    // The role's own certificate (its key's).
+    const crypto::Certificate& certificate(PinRole role);
     void build_objects(PinRole role);
-    void add_object(PinRole role, const Recipe& recipe);
+    void add_object(PinRole role, const ObjectRow& row);
     const Object& complete(PinRole role, std::size_t index);
     std::vector<std::size_t> visible(PinRole role);
     // The check the applet runs between its empty VERIFY and the VERIFY, in one transaction:
@@ -157,15 +160,13 @@ private:
     std::optional<std::uint64_t> verified_at_resets_;
     bool reset_pending_ = false;
 
-    struct Certificates {
-        std::optional<crypto::Certificate> auth, auth_ca, sign, sign_ca;
-    } certificates_;
+    std::map<card::Fid, crypto::Certificate> certificates_;  // by certificate EF, as read
     struct RoleState {
         std::optional<int> tries_left;
         std::chrono::steady_clock::time_point tries_read{};  // when tries_left was last learnt
         bool logged_in = false;
         std::uint64_t login_epoch = 0;  // the applet's security_epoch() at the VERIFY
-        std::vector<Object> objects;  // objects[i] is made by recipes[i] (none for the profile)
+        std::vector<Object> objects;  // objects[i] is made by recipes[i] (none for CKO_PROFILE)
         std::vector<std::optional<Recipe>> recipes;
         bool objects_built = false;
         bool private_objects_built = false;
