@@ -282,6 +282,15 @@ const crypto::Certificate& InsertedCard::certificate(PinRole role) {
     return certificate(applet_.profile().role(role).certificate);
 }
 
+std::size_t InsertedCard::signature_size(PinRole role) {
+    const crypto::Certificate& of_key = certificate(role);
+    try {
+        return of_key.public_key().size();
+    } catch (const crypto::Error& error) {
+        throw Error(CKR_DEVICE_ERROR, std::string("certificate on the card is unusable: ") + error.what());
+    }
+}
+
 void InsertedCard::add_object(PinRole role, const ObjectRow& row) {
     RoleState& pin = state(role);
     const CK_OBJECT_HANDLE handle = handles_.fetch_add(1) + 1;

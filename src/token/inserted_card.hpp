@@ -97,6 +97,11 @@ public:
     void change_pin(PinRole role, const SecureBytes& old_pin, const SecureBytes& new_pin, bool allow_final_try);
     // COMPUTE DIGITAL SIGNATURE with the role's key; needs that PIN logged in.
     Bytes sign(PinRole role, std::span<const std::uint8_t> card_input);
+    // The length in bytes of a signature by the role's key: its certificate's RSA modulus (256
+    // for RSA-2048). Reads the certificate if it is not read yet (the signing one needs the
+    // signature password: CKR_USER_NOT_LOGGED_IN before it); CKR_DEVICE_ERROR when its key does
+    // not decode.
+    std::size_t signature_size(PinRole role);
 
     // Handles of the role's visible objects (private ones only when logged in) that match the
     // template; a certificate is read only when the template needs one of its attributes.

@@ -23,7 +23,10 @@ void Module::sign_init(CK_SESSION_HANDLE handle, const CK_MECHANISM& mechanism, 
 std::size_t Module::signature_length(CK_SESSION_HANDLE handle) {
     const auto session = state_->session(handle);
     if (!session->sign) throw Error(CKR_OPERATION_NOT_INITIALIZED);
-    return kSignatureSize;
+    // The key's own length (docs/design.md §6: the next card's key is another size): its
+    // certificate, read when C_SignInit found the key, so no card I/O here.
+    const PinRole key = session->sign->key;
+    return state_->with_card(session->card, [&](InsertedCard& card) { return card.signature_size(key); });
 }
 
 namespace {
