@@ -116,7 +116,7 @@ struct CardProfile {
     std::array<RoleProfile, 2> roles;  // indexed by PinRole
 
     [[nodiscard]] constexpr const RoleProfile& role(PinRole r) const { return roles.at(static_cast<std::size_t>(r)); }
-    // The role whose certificate or CA certificate `fid` is; nullptr for any other file.
+    // The certificate or CA certificate row of any role whose EF is `fid`; nullptr for any other file.
     [[nodiscard]] constexpr const ReadableFile* certificate_file(Fid fid) const {
         for (const RoleProfile& r : roles) {
             if (r.certificate.fid == fid) return &r.certificate;
