@@ -23,7 +23,20 @@ using jpki::card::KeySelection;
 using jpki::card::TriesCheck;
 using jpki::card::PinRole;
 using Kind = CardError::Kind;
-namespace ef = jpki::card::ef;
+// The JPKI AP's files as docs/card.md lists them, written out here so the tests also check that
+// the card profile (card/profile.hpp) sends these numbers.
+namespace ef {
+constexpr jpki::card::Fid sign_certificate = 0x0001;
+constexpr jpki::card::Fid sign_ca_certificate = 0x0002;
+constexpr jpki::card::Fid token_info = 0x0006;
+constexpr jpki::card::Fid certificate_flags = 0x0008;
+constexpr jpki::card::Fid auth_certificate = 0x000A;
+constexpr jpki::card::Fid auth_ca_certificate = 0x000B;
+constexpr jpki::card::Fid auth_key = 0x0017;
+constexpr jpki::card::Fid auth_pin = 0x0018;
+constexpr jpki::card::Fid sign_key = 0x001A;
+constexpr jpki::card::Fid sign_pin = 0x001B;
+}  // namespace ef
 namespace transport = jpki::transport;
 
 std::string hex(std::span<const std::uint8_t> bytes) {
