@@ -348,9 +348,15 @@ Bytes JpkiApplet::compute_digital_signature(PinRole key, std::span<const std::ui
         const bool keep = selection == KeySelection::KeepPrevious && ap_selected_ && signed_with_ == key_fid;
         if (!keep) select_ef(key_fid, Need::SecurityState);
         Response r = exchange(command::compute_digital_signature(data, format));
+        // The key EF stays the card's current EF until someone selects another. Also after the
+        // card refused the format (6A86, 6700: ISO 7816-4 checking errors leave the current EF
+        // as it was), so a refused PSS proof costs the next signature no SELECT; after other
+        // errors (6982...) nothing is kept. KeepPrevious callers check every signature, so a
+        // card that behaves otherwise costs a retry, never a wrong result.
+        if (r.sw == 0x9000 || r.sw == 0x6A86 || r.sw == 0x6700) signed_with_ = key_fid;
+        else signed_with_.reset();
         expect_ok(r.sw, Instruction::ComputeDigitalSignature, "COMPUTE DIGITAL SIGNATURE");
         if (r.data.empty()) throw_invalid_response("empty signature");
-        signed_with_ = key_fid;  // still the card's current EF until someone selects another
         return std::move(r.data);
     });
 }

@@ -880,6 +880,14 @@ TEST_CASE("sign with KeepPrevious: the key EF select is skipped only after our o
         CHECK(applet.sign_pss_sha256(PinRole::Auth, hash).size() == 256);
         CHECK(conn.take() == std::vector<std::string>{select_ef(0x0017), "802A048020" + hex(hash) + "00"});
     }
+    SECTION("a card that refuses PSS (6A86) keeps the key EF current: the next KeepPrevious sign skips the select") {
+        conn.card.pss = false;
+        const Bytes hash(32, 0xAA);
+        CHECK(kind_of([&] { (void)applet.sign_pss_sha256(PinRole::Auth, hash); }) == Kind::FunctionNotSupported);
+        CHECK(conn.take() == std::vector<std::string>{select_ef(0x0017), "802A048020" + hex(hash) + "00"});
+        CHECK(keep(PinRole::Auth).size() == 256);
+        CHECK(conn.take() == std::vector<std::string>{sign_apdu});
+    }
     SECTION("after forget_selection it does not skip: SecurityStateLost until a new VERIFY, then a select") {
         applet.forget_selection();
         CHECK(kind_of([&] { (void)keep(PinRole::Auth); }) == Kind::SecurityStateLost);
