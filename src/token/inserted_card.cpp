@@ -15,26 +15,6 @@ namespace {
 
 constexpr std::size_t kSerialLength = 16;  // CK_TOKEN_INFO.serialNumber
 
-// What each token shows (docs/design.md §3 "Objects"); labels and IDs as OpenSC's JPKI driver
-// gives them, so PKCS#11 URIs written for OpenSC keep working.
-struct RoleObjects {
-    card::Fid certificate_ef;
-    card::Fid ca_ef;
-    std::uint8_t id;
-    std::uint8_t ca_id;
-    const char* certificate_label;
-    const char* key_label;
-    const char* public_key_label;
-    const char* ca_label;
-};
-constexpr RoleObjects kAuthObjects{card::ef::auth_certificate, card::ef::auth_ca_certificate, 0x01, 0x03,
-                                   "User Authentication Certificate", "User Authentication Key",
-                                   "User Authentication Public Key", "User Authentication Certificate CA"};
-constexpr RoleObjects kSignObjects{card::ef::sign_certificate, card::ef::sign_ca_certificate, 0x02, 0x04,
-                                   "Digital Signature Certificate", "Digital Signature Key",
-                                   "Digital Signature Public Key", "Digital Signature Certificate CA"};
-const RoleObjects& role_objects(PinRole role) { return role == PinRole::Auth ? kAuthObjects : kSignObjects; }
-
 }  // namespace
 
 CK_RV rv_for(const card::CardError& error) noexcept {
@@ -64,10 +44,24 @@ std::shared_ptr<InsertedCard> InsertedCard::open(transport::Transport& transport
     constexpr int attempts = 4;
     for (int attempt = 1;; ++attempt) {
         try {
-            std::shared_ptr<InsertedCard> inserted(
-                new InsertedCard(reader, transport.connect(reader), crypto, locks, handles, settings));
+            std::unique_ptr<transport::Connection> connection = transport.connect(reader);
+            Bytes atr = connection->atr();
+            // The READ BINARY forms an earlier process learnt for this card model in this reader
+            // (issue 11): a form known refused is not tried again. Read by a silent cache object:
+            // the card's own cache_ tells a problem with the record when it rewrites it.
+            const cache::ReadForms known =
+                cache::CardCache(crypto, settings.cache_folder, {}).read_forms(reader, atr);
+            std::shared_ptr<InsertedCard> inserted(new InsertedCard(reader, std::move(connection), std::move(atr),
+                                                                    known, crypto, locks, handles, settings));
             std::lock_guard lock(inserted->io());
-            auto info = inserted->applet_.probe();
+            std::optional<card::CardInfo> info;
+            try {
+                info = inserted->applet_.probe();
+            } catch (...) {
+                inserted->remember_read_forms();
+                throw;
+            }
+            inserted->remember_read_forms();
             if (!info) return nullptr;
             inserted->info_ = std::move(*info);
             return inserted;
@@ -82,19 +76,68 @@ std::shared_ptr<InsertedCard> InsertedCard::open(transport::Transport& transport
     }
 }
 
-InsertedCard::InsertedCard(std::string reader, std::unique_ptr<transport::Connection> connection,
-                           crypto::Context& crypto, const LockFactory& locks, HandleCounter& handles,
-                           const CardSettings& settings)
-    : io_lock_(locks.make()), reader_(std::move(reader)), applet_(std::move(connection)), crypto_(crypto),
-      handles_(handles), settings_(settings),
+namespace {
+
+card::ReadPlan::Support support(cache::Fact fact) noexcept {
+    switch (fact) {
+        case cache::Fact::Yes: return card::ReadPlan::Support::Yes;
+        case cache::Fact::No: return card::ReadPlan::Support::No;
+        case cache::Fact::Unknown: break;
+    }
+    return card::ReadPlan::Support::Unknown;
+}
+
+cache::Fact fact(card::ReadPlan::Support support) noexcept {
+    switch (support) {
+        case card::ReadPlan::Support::Yes: return cache::Fact::Yes;
+        case card::ReadPlan::Support::No: return cache::Fact::No;
+        case card::ReadPlan::Support::Unknown: break;
+    }
+    return cache::Fact::Unknown;
+}
+
+}  // namespace
+
+InsertedCard::InsertedCard(std::string reader, std::unique_ptr<transport::Connection> connection, Bytes atr,
+                           cache::ReadForms known_forms, crypto::Context& crypto, const LockFactory& locks,
+                           HandleCounter& handles, const CardSettings& settings)
+    : io_lock_(locks.make()), reader_(std::move(reader)),
+      // A fact recorded Yes is a starting point, not a promise: a card that refuses the form
+      // still falls back inside the same read (card/read_plan.hpp), and the record is corrected.
+      applet_(std::move(connection), card::ReadPlan(support(known_forms.short_ef_id), support(known_forms.extended))),
+      crypto_(crypto), handles_(handles), settings_(settings),
       cache_(crypto, settings.cache_folder,
              [note = settings.note](const std::string& problem) {
                  if (note) note("card cache: " + problem);
              }),
-      pin_fingerprints_(crypto) {}
+      atr_(std::move(atr)), read_forms_recorded_(known_forms), pin_fingerprints_(crypto) {}
+
+void InsertedCard::remember_read_forms() noexcept {
+    const card::ReadPlan& plan = applet_.read_plan();
+    // What the record holds after set_read_forms: an Unknown leaves the recorded fact.
+    cache::ReadForms learnt = read_forms_recorded_;
+    if (const cache::Fact f = fact(plan.short_ef_id()); f != cache::Fact::Unknown) learnt.short_ef_id = f;
+    if (const cache::Fact f = fact(plan.extended()); f != cache::Fact::Unknown) learnt.extended = f;
+    if (learnt == read_forms_recorded_) return;
+    cache_.set_read_forms(reader_, atr_, learnt);  // never throws (card_cache.hpp)
+    read_forms_recorded_ = learnt;
+}
 
 template <typename F>
 decltype(auto) InsertedCard::card_call(F&& body, std::optional<PinRole> pin) {
+    // Whatever the operation read, and however it ends, its READ BINARY lessons are kept.
+    class RememberReadForms {
+    public:
+        explicit RememberReadForms(InsertedCard& card) noexcept : card_(card) {}
+        RememberReadForms(const RememberReadForms&) = delete;
+        RememberReadForms& operator=(const RememberReadForms&) = delete;
+        RememberReadForms(RememberReadForms&&) = delete;
+        RememberReadForms& operator=(RememberReadForms&&) = delete;
+        ~RememberReadForms() { card_.remember_read_forms(); }
+
+    private:
+        InsertedCard& card_;
+    } const remember(*this);
     try {
         return body();
     } catch (const card::CardError& error) {
@@ -120,7 +163,7 @@ decltype(auto) InsertedCard::card_call(F&& body, std::optional<PinRole> pin) {
 }
 
 std::string InsertedCard::serial() {
-    std::string hex = certificate(card::ef::auth_certificate).serial_hex();
+    std::string hex = certificate(PinRole::Auth).serial_hex();
     if (hex.size() > kSerialLength) hex.erase(0, hex.size() - kSerialLength);
     return hex;
 }
@@ -269,8 +312,7 @@ void InsertedCard::change_pin(PinRole role, const SecureBytes& old_pin, const Se
 
 Bytes InsertedCard::sign(PinRole role, const SignMechanism& mechanism, std::span<const std::uint8_t> card_input) {
     if (!logged_in(role)) throw Error(CKR_USER_NOT_LOGGED_IN);
-    const crypto::RsaPublicKey key =
-        certificate(role == PinRole::Auth ? card::ef::auth_certificate : card::ef::sign_certificate).public_key();
+    const crypto::RsaPublicKey key = certificate(role).public_key();
     const auto card_sign = [&](card::KeySelection selection) {
         return mechanism.needs_pss() ? applet_.sign_pss_sha256(role, card_input, selection)
                                      : applet_.sign(role, card_input, selection);
@@ -326,7 +368,7 @@ void InsertedCard::prove_pss_after_login(PinRole role) {
         if (settings_.note) settings_.note(line);
     };
     try {
-        const crypto::RsaPublicKey key = certificate(card::ef::auth_certificate).public_key();
+        const crypto::RsaPublicKey key = certificate(PinRole::Auth).public_key();
         const Bytes hash = crypto::random_bytes(crypto_, card::pss_hash_length);
         const card::PssProof proof = card_call([&] {
             return card::prove_pss(applet_, role, hash, [&](auto signed_hash, auto signature) {
@@ -345,34 +387,52 @@ void InsertedCard::prove_pss_after_login(PinRole role) {
     }
 }
 
-const crypto::Certificate& InsertedCard::certificate(card::Fid ef) {
-    auto& slot = ef == card::ef::auth_certificate      ? certificates_.auth
-                 : ef == card::ef::auth_ca_certificate ? certificates_.auth_ca
-                 : ef == card::ef::sign_certificate    ? certificates_.sign
-                                                       : certificates_.sign_ca;
-    if (!slot) {
+const crypto::Certificate& InsertedCard::certificate(const card::ReadableFile& file) {
+    auto found = certificates_.find(file.fid);
+    if (found == certificates_.end()) {
         // Read once per insertion and kept in memory only: the signing certificate carries the
         // holder's name, address and birth date (docs/design.md §3).
-        const Bytes der = card_call([&] { return applet_.read_certificate(ef); });
+        const Bytes der = card_call([&] { return applet_.read_certificate(file); });
         try {
-            slot.emplace(crypto_, der);
+            found = certificates_.try_emplace(file.fid, crypto_, der).first;
         } catch (const std::exception& error) {
             throw Error(CKR_DEVICE_ERROR, std::string("certificate on the card does not parse: ") + error.what());
         }
     }
-    return *slot;
+    return found->second;
 }
 
-void InsertedCard::add_object(PinRole role, const Recipe& recipe) {
+const crypto::Certificate& InsertedCard::certificate(PinRole role) {
+    return certificate(applet_.profile().role(role).certificate);
+}
+
+std::size_t InsertedCard::signature_size(PinRole role) {
+    const crypto::Certificate& of_key = certificate(role);
+    try {
+        return of_key.public_key().size();
+    } catch (const crypto::Error& error) {
+        throw Error(CKR_DEVICE_ERROR, std::string("certificate on the card is unusable: ") + error.what());
+    }
+}
+
+void InsertedCard::add_object(PinRole role, const ObjectRow& row) {
     RoleState& pin = state(role);
     const CK_OBJECT_HANDLE handle = handles_.fetch_add(1) + 1;
+    if (row.from == ObjectSource::None) {
+        // Nothing to read from the card: the object is whole at once.
+        pin.objects.push_back(make_public_certificates_profile(handle));
+        pin.recipes.emplace_back();
+        return;
+    }
+    const Recipe recipe{&row, {nullptr, Bytes{row.id}, std::string(row.label), row.from == ObjectSource::CaCertificate,
+                               row.visible == Visibility::AfterLogin}};
     // What is known without reading the certificate; complete() makes the real object.
-    Object stub(handle, recipe.object_class);
-    stub.set_bool(CKA_PRIVATE, recipe.object_class == CKO_PRIVATE_KEY || recipe.spec.is_private)
+    Object stub(handle, row.cls);
+    stub.set_bool(CKA_PRIVATE, row.cls == CKO_PRIVATE_KEY || recipe.spec.is_private)
         .set(CKA_ID, recipe.spec.id)
         .set_text(CKA_LABEL, recipe.spec.label)
         .mark_incomplete();
-    if (recipe.object_class == CKO_CERTIFICATE) stub.set_ulong(CKA_CERTIFICATE_TYPE, CKC_X_509);
+    if (row.cls == CKO_CERTIFICATE) stub.set_ulong(CKA_CERTIFICATE_TYPE, CKC_X_509);
     else stub.set_ulong(CKA_KEY_TYPE, CKK_RSA);
     pin.objects.push_back(std::move(stub));
     pin.recipes.push_back(recipe);
@@ -383,9 +443,11 @@ const Object& InsertedCard::complete(PinRole role, std::size_t index) {
     Object& object = pin.objects[index];
     if (object.complete()) return object;
     Recipe& recipe = *pin.recipes[index];
-    recipe.spec.certificate = &certificate(recipe.certificate_ef);
+    const card::RoleProfile& files = applet_.profile().role(role);
+    recipe.spec.certificate =
+        &certificate(recipe.row->from == ObjectSource::CaCertificate ? files.ca_certificate : files.certificate);
     const KeyRole key_role = role == PinRole::Auth ? KeyRole::Auth : KeyRole::Sign;
-    switch (recipe.object_class) {
+    switch (recipe.row->cls) {
         case CKO_CERTIFICATE: object = make_certificate(object.handle(), recipe.spec); break;
         case CKO_PUBLIC_KEY: object = make_public_key(object.handle(), recipe.spec, key_role); break;
         default:
@@ -398,27 +460,18 @@ const Object& InsertedCard::complete(PinRole role, std::size_t index) {
 
 void InsertedCard::build_objects(PinRole role) {
     RoleState& pin = state(role);
-    const RoleObjects& spec = role_objects(role);
-    const Bytes id{spec.id};
+    // One pass over the rows per stage (objects.hpp object_rows): FirstLook rows when the token
+    // is first looked at, AfterLogin rows at the first look while logged in.
+    const auto add_rows = [&](Visibility visible) {
+        for (const ObjectRow& row : object_rows)
+            if (row.role == role && row.visible == visible) add_object(role, row);
+    };
     if (!pin.objects_built) {
-        add_object(role, {CKO_CERTIFICATE, spec.ca_ef, {nullptr, Bytes{spec.ca_id}, spec.ca_label, true, false}});
-        if (role == PinRole::Auth) {
-            // The authentication certificate is readable without PIN: NSS may list it (and its
-            // public key) before login; the profile object tells it so (docs/design.md §3).
-            add_object(role, {CKO_CERTIFICATE, spec.certificate_ef, {nullptr, id, spec.certificate_label, false, false}});
-            add_object(role, {CKO_PUBLIC_KEY, spec.certificate_ef, {nullptr, id, spec.public_key_label, false, false}});
-            pin.objects.push_back(make_public_certificates_profile(handles_.fetch_add(1) + 1));
-            pin.recipes.emplace_back();
-        }
+        add_rows(Visibility::FirstLook);
         pin.objects_built = true;
     }
     if (!pin.private_objects_built && logged_in(role)) {
-        if (role == PinRole::Sign) {
-            // EF 0001 is readable only after the signature password: these appear after login.
-            add_object(role, {CKO_CERTIFICATE, spec.certificate_ef, {nullptr, id, spec.certificate_label, false, true}});
-            add_object(role, {CKO_PUBLIC_KEY, spec.certificate_ef, {nullptr, id, spec.public_key_label, false, true}});
-        }
-        add_object(role, {CKO_PRIVATE_KEY, spec.certificate_ef, {nullptr, id, spec.key_label, false, true}});
+        add_rows(Visibility::AfterLogin);
         pin.private_objects_built = true;
     }
 }
