@@ -11,8 +11,6 @@
 namespace jpki::token {
 namespace {
 
-constexpr std::size_t kSerialLength = 16;  // CK_TOKEN_INFO.serialNumber
-
 // What each token shows (docs/design.md §3 "Objects"); labels and IDs as OpenSC's JPKI driver
 // gives them, so PKCS#11 URIs written for OpenSC keep working.
 struct RoleObjects {
@@ -112,11 +110,7 @@ decltype(auto) InsertedCard::card_call(F&& body, std::optional<PinRole> pin) {
     }
 }
 
-std::string InsertedCard::serial() {
-    std::string hex = certificate(card::ef::auth_certificate).serial_hex();
-    if (hex.size() > kSerialLength) hex.erase(0, hex.size() - kSerialLength);
-    return hex;
-}
+std::string InsertedCard::serial() { return certificate(card::ef::auth_certificate).token_serial(); }
 
 void InsertedCard::note_tries(PinRole role, int left) {
     RoleState& pin = state(role);
