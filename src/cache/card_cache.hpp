@@ -65,6 +65,9 @@ public:
     [[nodiscard]] const std::optional<std::filesystem::path>& folder() const noexcept { return folder_; }
 
 private:
+    // Tells `problem` to `warn` unless it is empty or a problem was told already; never throws.
+    void tell(const std::string& problem) const noexcept;
+
     crypto::Context& crypto_;
     std::optional<std::filesystem::path> folder_;
     Warn warn_;

@@ -22,7 +22,7 @@ struct Config {
     std::string slots_reason = "default";  // where `slots` came from, for `jpki doctor`
     bool allow_final_try = false;          // JPKI_PKCS11_ALLOW_FINAL_TRY=1
     bool always_authenticate = false;      // JPKI_PKCS11_ALWAYS_AUTH=1 (sign key)
-    PssMode pss = PssMode::Off;            // JPKI_PKCS11_PSS
+    PssMode pss = PssMode::Auto;           // JPKI_PKCS11_PSS (docs/design.md §6)
     LogLevel log = LogLevel::Error;        // JPKI_PKCS11_LOG
 };
 

@@ -1,6 +1,8 @@
 #include "token/inserted_card.hpp"
 
+#include "card/pss_proof.hpp"
 #include "crypto/error.hpp"
+#include "crypto/random.hpp"
 #include "token/errors.hpp"
 
 #include <algorithm>
@@ -53,7 +55,7 @@ CK_RV rv_for(const card::CardError& error) noexcept {
 
 std::shared_ptr<InsertedCard> InsertedCard::open(transport::Transport& transport, const std::string& reader,
                                                  crypto::Context& crypto, const LockFactory& locks,
-                                                 HandleCounter& handles, bool always_authenticate_sign) {
+                                                 HandleCounter& handles, const CardSettings& settings) {
     // Another program resetting or unpowering the card (its logout, say) makes the connect or
     // the probe fail for a moment: look again a few times over about a second before calling
     // the probe failed (then the slot shows no token until a later retry).
@@ -61,7 +63,7 @@ std::shared_ptr<InsertedCard> InsertedCard::open(transport::Transport& transport
     for (int attempt = 1;; ++attempt) {
         try {
             std::shared_ptr<InsertedCard> inserted(
-                new InsertedCard(reader, transport.connect(reader), crypto, locks, handles, always_authenticate_sign));
+                new InsertedCard(reader, transport.connect(reader), crypto, locks, handles, settings));
             std::lock_guard lock(inserted->io());
             auto info = inserted->applet_.probe();
             if (!info) return nullptr;
@@ -80,9 +82,14 @@ std::shared_ptr<InsertedCard> InsertedCard::open(transport::Transport& transport
 
 InsertedCard::InsertedCard(std::string reader, std::unique_ptr<transport::Connection> connection,
                            crypto::Context& crypto, const LockFactory& locks, HandleCounter& handles,
-                           bool always_authenticate_sign)
+                           const CardSettings& settings)
     : io_lock_(locks.make()), reader_(std::move(reader)), applet_(std::move(connection)), crypto_(crypto),
-      handles_(handles), always_authenticate_sign_(always_authenticate_sign), pin_fingerprints_(crypto) {}
+      handles_(handles), settings_(settings),
+      cache_(crypto, settings.cache_folder,
+             [note = settings.note](const std::string& problem) {
+                 if (note) note("card cache: " + problem);
+             }),
+      pin_fingerprints_(crypto) {}
 
 template <typename F>
 decltype(auto) InsertedCard::card_call(F&& body, std::optional<PinRole> pin) {
@@ -254,28 +261,82 @@ void InsertedCard::change_pin(PinRole role, const SecureBytes& old_pin, const Se
     note_verified(role);
 }
 
-Bytes InsertedCard::sign(PinRole role, std::span<const std::uint8_t> card_input) {
+Bytes InsertedCard::sign(PinRole role, const SignMechanism& mechanism, std::span<const std::uint8_t> card_input) {
     if (!logged_in(role)) throw Error(CKR_USER_NOT_LOGGED_IN);
     const crypto::RsaPublicKey key =
         certificate(role == PinRole::Auth ? card::ef::auth_certificate : card::ef::sign_certificate).public_key();
+    const auto card_sign = [&](card::KeySelection selection) {
+        return mechanism.needs_pss() ? applet_.sign_pss_sha256(role, card_input, selection)
+                                     : applet_.sign(role, card_input, selection);
+    };
     return card_call([&] {
         // A series of signatures skips re-selecting the key EF (one APDU each instead of two).
         // Another program may have selected another EF meanwhile: a signature that does not
         // verify with this key's public key, or an error, means "select the key and sign again".
         const auto made_by_key = [&](const Bytes& signature) {
-            return crypto::verify_pkcs1(crypto_, key, std::nullopt, card_input, signature);
+            return verifies(crypto_, mechanism, key, card_input, signature);
         };
         try {
-            Bytes signature = applet_.sign(role, card_input, card::KeySelection::KeepPrevious);
+            Bytes signature = card_sign(card::KeySelection::KeepPrevious);
             if (made_by_key(signature)) return signature;
         } catch (const card::CardError& error) {
             if (error.kind() == card::CardError::Kind::SecurityStateLost) throw;
         }
-        Bytes signature = applet_.sign(role, card_input, card::KeySelection::Select);
+        Bytes signature = card_sign(card::KeySelection::Select);
         if (!made_by_key(signature))
             throw Error(CKR_DEVICE_ERROR, "the card's signature does not verify with its certificate's key");
         return signature;
     });
+}
+
+namespace {
+constexpr std::size_t key_index(PinRole role) { return role == PinRole::Auth ? 0 : 1; }
+constexpr cache::Key cache_key(PinRole role) { return role == PinRole::Auth ? cache::Key::Auth : cache::Key::Sign; }
+}  // namespace
+
+cache::Fact InsertedCard::pss_fact(PinRole role) {
+    switch (settings_.pss) {
+        case PssMode::On: return cache::Fact::Yes;
+        case PssMode::Off: return cache::Fact::No;
+        case PssMode::Auto: break;
+    }
+    std::optional<cache::Fact>& known = pss_[key_index(role)];
+    if (!known) {
+        if (!cache_.folder()) return cache::Fact::Unknown;  // no cache: only a proof here can tell
+        known = cache_.pss(serial(), cache_key(role));
+    }
+    return *known;
+}
+
+bool InsertedCard::offers(PinRole role, const SignMechanism& mechanism) {
+    return !mechanism.needs_pss() || pss_fact(role) == cache::Fact::Yes;
+}
+
+void InsertedCard::prove_pss_after_login(PinRole role) {
+    if (settings_.pss != PssMode::Auto || role != PinRole::Auth || !logged_in(role)) return;
+    if (pss_tried_[key_index(role)] || pss_fact(role) != cache::Fact::Unknown) return;
+    pss_tried_[key_index(role)] = true;
+    const auto note = [&](const std::string& line) {
+        if (settings_.note) settings_.note(line);
+    };
+    try {
+        const crypto::RsaPublicKey key = certificate(card::ef::auth_certificate).public_key();
+        const Bytes hash = crypto::random_bytes(crypto_, card::pss_hash_length);
+        const card::PssProof proof = card_call([&] {
+            return card::prove_pss(applet_, role, hash, [&](auto signed_hash, auto signature) {
+                return crypto::verify_pss_sha256(crypto_, key, signed_hash, signature);
+            });
+        });
+        const bool proven = proof == card::PssProof::Proven;
+        pss_[key_index(role)] = proven ? cache::Fact::Yes : cache::Fact::No;
+        cache_.set_pss(serial(), cache_key(role), proven);
+        note(proven ? "RSA-PSS proven for this card's authentication key: offered from the next start of each program"
+                    : "this card does not sign RSA-PSS (refused or wrong signature): PKCS#1 v1.5 only");
+    } catch (const Error& error) {
+        note(std::string("RSA-PSS proof not made: ") + error.what());
+    } catch (const crypto::Error& error) {
+        note(std::string("RSA-PSS proof not made: ") + error.what());
+    }
 }
 
 const crypto::Certificate& InsertedCard::certificate(card::Fid ef) {
@@ -323,7 +384,7 @@ const Object& InsertedCard::complete(PinRole role, std::size_t index) {
         case CKO_PUBLIC_KEY: object = make_public_key(object.handle(), recipe.spec, key_role); break;
         default:
             object = make_private_key(object.handle(), recipe.spec, key_role,
-                                      role == PinRole::Sign && always_authenticate_sign_);
+                                      role == PinRole::Sign && settings_.always_authenticate_sign);
             break;
     }
     return object;

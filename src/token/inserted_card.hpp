@@ -8,18 +8,23 @@
 // the per-card I/O lock of docs/design.md §3, never held together with the module's state lock.
 #pragma once
 
+#include "cache/card_cache.hpp"
 #include "card/jpki_applet.hpp"
 #include "crypto/certificate.hpp"
 #include "crypto/context.hpp"
 #include "crypto/hmac.hpp"
 #include "jpki/secure_bytes.hpp"
 #include "jpki/transport.hpp"
+#include "token/config.hpp"
 #include "token/locking.hpp"
+#include "token/mechanisms.hpp"
 #include "token/objects.hpp"
 
 #include <atomic>
 #include <array>
 #include <chrono>
+#include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -33,13 +38,23 @@ using card::PinRole;
 // Module-wide object handle source: handles are never reused for the life of the module.
 using HandleCounter = std::atomic<CK_ULONG>;
 
+// What the module's configuration asks of every card it opens.
+struct CardSettings {
+    bool always_authenticate_sign = false;  // JPKI_PKCS11_ALWAYS_AUTH: the sign key asks per signature
+    PssMode pss = PssMode::Auto;            // JPKI_PKCS11_PSS (docs/design.md §6)
+    // The per-user cache of card facts (cache::CardCache::user_folder()); nullopt: none.
+    std::optional<std::filesystem::path> cache_folder;
+    // The module log at info level: cache problems, PSS proofs (no secret ever goes there).
+    std::function<void(const std::string&)> note;
+};
+
 class InsertedCard {
 public:
     // Connects and probes (SELECT AID + EF 0006, docs/card.md). nullptr when the card in the
     // reader is not a JPKI card. Transport errors propagate.
     static std::shared_ptr<InsertedCard> open(transport::Transport& transport, const std::string& reader,
                                               crypto::Context& crypto, const LockFactory& locks,
-                                              HandleCounter& handles, bool always_authenticate_sign);
+                                              HandleCounter& handles, const CardSettings& settings);
 
     InsertedCard(const InsertedCard&) = delete;
     InsertedCard& operator=(const InsertedCard&) = delete;
@@ -94,8 +109,26 @@ public:
     }
     // C_SetPIN: VERIFY old + CHANGE REFERENCE DATA new, the old PIN behind the same guards as login().
     void change_pin(PinRole role, const SecureBytes& old_pin, const SecureBytes& new_pin, bool allow_final_try);
-    // COMPUTE DIGITAL SIGNATURE with the role's key; needs that PIN logged in.
-    Bytes sign(PinRole role, std::span<const std::uint8_t> card_input);
+    // COMPUTE DIGITAL SIGNATURE with the role's key in the mechanism's card format, over
+    // `card_input` (DataCollector::card_input()); needs that PIN logged in. The signature is
+    // checked under the key's certificate before it is returned (CKR_DEVICE_ERROR otherwise).
+    Bytes sign(PinRole role, const SignMechanism& mechanism, std::span<const std::uint8_t> card_input);
+
+    // Whether the role's token offers `mechanism`: PKCS#1 v1.5 always; RSA-PSS per the `pss`
+    // setting: `on` always, `off` never, `auto` once this card's key has proven it (in this
+    // process or, by the token serial, in the per-user cache; docs/design.md §6). Under `auto`
+    // the first look reads the authentication certificate for the serial if it is not known.
+    bool offers(PinRole role, const SignMechanism& mechanism);
+    // Under `auto`, right after a C_Login(CKU_USER) the card accepted on the authentication
+    // token, when the auth key's PSS is not known yet (cache and this process): one COMPUTE
+    // DIGITAL SIGNATURE P1 04 over a random hash, checked under the certificate, the outcome
+    // kept here and in the cache. No PIN sent, no try spent. Never for the signing key (its
+    // signatures are the holder's own acts: only `jpki pss probe --sign` proves it). Errors are
+    // logged and leave the fact unknown (tried again in the next process); transport errors
+    // propagate.
+    void prove_pss_after_login(PinRole role);
+    // The key's RSA-PSS fact as the module knows it now (Unknown under `auto` before a proof).
+    cache::Fact pss_fact(PinRole role);
 
     // Handles of the role's visible objects (private ones only when logged in) that match the
     // template; a certificate is read only when the template needs one of its attributes.
@@ -108,7 +141,7 @@ public:
 
 private:
     InsertedCard(std::string reader, std::unique_ptr<transport::Connection> connection, crypto::Context& crypto,
-                 const LockFactory& locks, HandleCounter& handles, bool always_authenticate_sign);
+                 const LockFactory& locks, HandleCounter& handles, const CardSettings& settings);
     void reset_card();
     void note_tries(PinRole role, int left);
 
@@ -149,7 +182,12 @@ private:
     card::JpkiApplet applet_;
     crypto::Context& crypto_;
     HandleCounter& handles_;
-    bool always_authenticate_sign_;
+    CardSettings settings_;
+    cache::CardCache cache_;
+    // Per key (auth, sign): the PSS fact once read from the cache or proven here; whether this
+    // process already tried the proof (an error is not retried on every login).
+    std::array<std::optional<cache::Fact>, 2> pss_{};
+    std::array<bool, 2> pss_tried_{};
     card::CardInfo info_;
     std::optional<bool> has_sign_certificate_;
     // A VERIFY of ours succeeded while the applet had seen this many resets (none: no PIN of

@@ -1,42 +1,79 @@
 #include "token/mechanisms.hpp"
 
+#include "card/profile.hpp"
 #include "token/errors.hpp"
 
+#include <algorithm>
+
 namespace jpki::token {
+namespace {
 
-const std::vector<CK_MECHANISM_TYPE>& sign_mechanisms() {
-    static const std::vector<CK_MECHANISM_TYPE> mechanisms = {
-        CKM_RSA_PKCS, CKM_SHA1_RSA_PKCS, CKM_SHA224_RSA_PKCS, CKM_SHA256_RSA_PKCS,
-        CKM_SHA384_RSA_PKCS, CKM_SHA512_RSA_PKCS};
-    return mechanisms;
-}
+using crypto::DigestAlgorithm;
+using Format = card::command::SignatureFormat;
+using Parameter = SignMechanism::Parameter;
 
-std::optional<crypto::DigestAlgorithm> digest_of(CK_MECHANISM_TYPE mechanism) {
-    using crypto::DigestAlgorithm;
-    switch (mechanism) {
-        case CKM_RSA_PKCS: return std::nullopt;
-        case CKM_SHA1_RSA_PKCS: return DigestAlgorithm::Sha1;
-        case CKM_SHA224_RSA_PKCS: return DigestAlgorithm::Sha224;
-        case CKM_SHA256_RSA_PKCS: return DigestAlgorithm::Sha256;
-        case CKM_SHA384_RSA_PKCS: return DigestAlgorithm::Sha384;
-        case CKM_SHA512_RSA_PKCS: return DigestAlgorithm::Sha512;
-        default: throw Error(CKR_MECHANISM_INVALID);
+constexpr std::size_t kPssHash = card::pss_hash_length;
+
+constexpr std::array<SignMechanism, 8> kSignMechanisms = {{
+    {.type = CKM_RSA_PKCS, .parameter = Parameter::None, .host_digest = std::nullopt,
+     .card_format = Format::Pkcs1V15, .min_input = 1, .max_input = card::max_sign_input},
+    {.type = CKM_SHA1_RSA_PKCS, .parameter = Parameter::None, .host_digest = DigestAlgorithm::Sha1,
+     .card_format = Format::Pkcs1V15, .min_input = 0, .max_input = 0},
+    {.type = CKM_SHA224_RSA_PKCS, .parameter = Parameter::None, .host_digest = DigestAlgorithm::Sha224,
+     .card_format = Format::Pkcs1V15, .min_input = 0, .max_input = 0},
+    {.type = CKM_SHA256_RSA_PKCS, .parameter = Parameter::None, .host_digest = DigestAlgorithm::Sha256,
+     .card_format = Format::Pkcs1V15, .min_input = 0, .max_input = 0},
+    {.type = CKM_SHA384_RSA_PKCS, .parameter = Parameter::None, .host_digest = DigestAlgorithm::Sha384,
+     .card_format = Format::Pkcs1V15, .min_input = 0, .max_input = 0},
+    {.type = CKM_SHA512_RSA_PKCS, .parameter = Parameter::None, .host_digest = DigestAlgorithm::Sha512,
+     .card_format = Format::Pkcs1V15, .min_input = 0, .max_input = 0},
+    // The caller hashed (NSS's TLS 1.3 CertificateVerify, libp11): exactly one SHA-256 hash.
+    {.type = CKM_RSA_PKCS_PSS, .parameter = Parameter::PssSha256Salt32, .host_digest = std::nullopt,
+     .card_format = Format::PssSha256, .min_input = kPssHash, .max_input = kPssHash},
+    {.type = CKM_SHA256_RSA_PKCS_PSS, .parameter = Parameter::PssSha256Salt32,
+     .host_digest = DigestAlgorithm::Sha256, .card_format = Format::PssSha256, .min_input = 0, .max_input = 0},
+}};
+
+// PKCS#11 2.40 §2.1.14: the PSS parameter names the hash (which must match the mechanism's own
+// for CKM_SHA256_RSA_PKCS_PSS), the MGF and the salt length.
+void check_parameter(const SignMechanism& row, const CK_MECHANISM& mechanism) {
+    if (row.parameter == Parameter::None) {
+        if (mechanism.pParameter != nullptr || mechanism.ulParameterLen != 0) throw Error(CKR_MECHANISM_PARAM_INVALID);
+        return;
     }
+    if (mechanism.pParameter == nullptr || mechanism.ulParameterLen != sizeof(CK_RSA_PKCS_PSS_PARAMS))
+        throw Error(CKR_MECHANISM_PARAM_INVALID, "RSA-PSS needs a CK_RSA_PKCS_PSS_PARAMS");
+    CK_RSA_PKCS_PSS_PARAMS pss{};
+    std::copy_n(static_cast<const std::uint8_t*>(mechanism.pParameter), sizeof pss, reinterpret_cast<std::uint8_t*>(&pss));
+    if (pss.hashAlg != CKM_SHA256 || pss.mgf != CKG_MGF1_SHA256 || pss.sLen != kPssHash)
+        throw Error(CKR_MECHANISM_PARAM_INVALID, "the card signs RSA-PSS with SHA-256, MGF1-SHA-256 and a 32-byte salt only");
 }
 
-CK_MECHANISM_INFO mechanism_info(CK_MECHANISM_TYPE mechanism) {
-    static_cast<void>(digest_of(mechanism));  // throws CKR_MECHANISM_INVALID for the others
-    // Honest flags: the card signs (hardware), nothing else; C_Verify exists in software but
-    // is not what the token offers, so CKF_VERIFY is not claimed.
-    return CK_MECHANISM_INFO{kRsaBits, kRsaBits, CKF_HW | CKF_SIGN};
+}  // namespace
+
+std::span<const SignMechanism> sign_mechanisms() { return kSignMechanisms; }
+
+const SignMechanism& sign_mechanism(CK_MECHANISM_TYPE type) {
+    const auto* row = std::find_if(kSignMechanisms.begin(), kSignMechanisms.end(),
+                                   [&](const SignMechanism& mechanism) { return mechanism.type == type; });
+    if (row == kSignMechanisms.end()) throw Error(CKR_MECHANISM_INVALID);
+    return *row;
+}
+
+CK_MECHANISM_INFO mechanism_info(const SignMechanism& /*mechanism*/, std::size_t key_bits) {
+    return CK_MECHANISM_INFO{key_bits, key_bits, CKF_HW | CKF_SIGN};
+}
+
+bool verifies(crypto::Context& context, const SignMechanism& mechanism, const crypto::RsaPublicKey& key,
+              std::span<const std::uint8_t> card_input, std::span<const std::uint8_t> signature) {
+    if (mechanism.needs_pss()) return crypto::verify_pss_sha256(context, key, card_input, signature);
+    return crypto::verify_pkcs1(context, key, std::nullopt, card_input, signature);
 }
 
 DataCollector::DataCollector(crypto::Context& context, const CK_MECHANISM& mechanism)
-    : mechanism_(mechanism.mechanism), digest_(digest_of(mechanism.mechanism)) {
-    // None of these mechanisms takes a parameter (PKCS#11 2.40 §2.1.6, §2.1.14).
-    if (mechanism.pParameter != nullptr || mechanism.ulParameterLen != 0)
-        throw Error(CKR_MECHANISM_PARAM_INVALID);
-    if (digest_) running_digest_.emplace(context, *digest_);
+    : mechanism_(&sign_mechanism(mechanism.mechanism)) {
+    check_parameter(*mechanism_, mechanism);
+    if (mechanism_->host_digest) running_digest_.emplace(context, *mechanism_->host_digest);
 }
 
 void DataCollector::update(std::span<const std::uint8_t> part) {
@@ -45,7 +82,7 @@ void DataCollector::update(std::span<const std::uint8_t> part) {
         running_digest_->update(part);
         return;
     }
-    if (buffered_.size() + part.size() > kMaxCardInput) {
+    if (buffered_.size() + part.size() > mechanism_->max_input) {
         too_long_ = true;  // reported at the end, as C_SignFinal's CKR_DATA_LEN_RANGE
         return;
     }
@@ -53,8 +90,12 @@ void DataCollector::update(std::span<const std::uint8_t> part) {
 }
 
 Bytes DataCollector::card_input() {
-    if (running_digest_) return crypto::digest_info(*digest_, running_digest_->final());
-    if (too_long_ || buffered_.empty() || buffered_.size() > kMaxCardInput) throw Error(CKR_DATA_LEN_RANGE);
+    if (running_digest_) {
+        Bytes hash = running_digest_->final();
+        return mechanism_->needs_pss() ? hash : crypto::digest_info(*mechanism_->host_digest, hash);
+    }
+    if (too_long_ || buffered_.size() < mechanism_->min_input || buffered_.size() > mechanism_->max_input)
+        throw Error(CKR_DATA_LEN_RANGE);
     return buffered_;
 }
 

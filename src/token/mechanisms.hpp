@@ -1,53 +1,81 @@
-// The signing mechanisms (docs/design.md §3 "Mechanisms") and what each turns the caller's data
-// into before it reaches the card: the card pads (PKCS#1 v1.5 type 1) whatever 1..245 bytes it
-// gets, so CKM_RSA_PKCS passes the data through and CKM_SHAx_RSA_PKCS hashes on the host and
-// sends the DER DigestInfo.
+// The signing mechanisms (docs/design.md §3 "Mechanisms"), one row each: its PKCS#11 type and
+// parameter, what the host computes from the caller's data, what the card is sent (COMPUTE
+// DIGITAL SIGNATURE P1 00 or 04, docs/card.md "Sign") and how a result is checked. A sign or
+// verify operation keeps a pointer to its row; nothing else switches on a CKM_*.
+// - PKCS#1 v1.5: the card pads (type 1) whatever 1..245 bytes it gets, so CKM_RSA_PKCS passes
+//   the data through and CKM_SHAx_RSA_PKCS hashes on the host and sends the DER DigestInfo [HW].
+// - RSA-PSS: the card signs RSASSA-PSS (SHA-256, MGF1-SHA-256, salt 32) over a 32-byte hash with
+//   P1 04 [ONE]; offered only where the card has proven it (issue 12, docs/design.md §6).
 #pragma once
 
+#include "card/commands.hpp"
 #include "crypto/context.hpp"
 #include "crypto/digest.hpp"
+#include "crypto/rsa.hpp"
 #include "jpki/pkcs11.hpp"
 #include "jpki/transport.hpp"
-#include "token/objects.hpp"
 
+#include <array>
 #include <cstddef>
 #include <optional>
 #include <span>
-#include <vector>
 
 namespace jpki::token {
 
 constexpr std::size_t kRsaBits = 2048;
 constexpr std::size_t kSignatureSize = kRsaBits / 8;
-// PKCS#1 v1.5 type 1 needs 11 bytes of the 256: the card takes at most 245 (docs/card.md).
-constexpr std::size_t kMaxCardInput = kSignatureSize - 11;
 
-// Mechanisms in the order C_GetMechanismList reports them.
-const std::vector<CK_MECHANISM_TYPE>& sign_mechanisms();
-// nullopt: CKM_RSA_PKCS (no host hash); a digest: CKM_SHAx_RSA_PKCS. Throws Error(CKR_MECHANISM_INVALID).
-std::optional<crypto::DigestAlgorithm> digest_of(CK_MECHANISM_TYPE mechanism);
-CK_MECHANISM_INFO mechanism_info(CK_MECHANISM_TYPE mechanism);
+struct SignMechanism {
+    // What CK_MECHANISM.pParameter must be: nothing (PKCS#11 2.40 §2.1.6, §2.1.14), or a
+    // CK_RSA_PKCS_PSS_PARAMS naming exactly what the card does (§2.1.10-11): SHA-256,
+    // MGF1-SHA-256, a 32-byte salt; anything else is CKR_MECHANISM_PARAM_INVALID.
+    enum class Parameter : std::uint8_t { None, PssSha256Salt32 };
 
-// One C_SignInit..C_Sign/C_SignFinal (or the C_Verify* twin): collects the data, single- or
-// multi-part, and yields the bytes the RSA operation works on.
+    CK_MECHANISM_TYPE type;
+    Parameter parameter;
+    // The host hashes the caller's data with this (CKM_SHAx_*); nullopt: the data goes as it is.
+    std::optional<crypto::DigestAlgorithm> host_digest;
+    // PKCS#1 v1.5: a host hash goes to the card as its DER DigestInfo; PSS: as the bare hash.
+    card::command::SignatureFormat card_format;
+    // Without a host digest, the data's length in bytes must be within these: what the card takes.
+    std::size_t min_input;
+    std::size_t max_input;
+
+    [[nodiscard]] bool needs_pss() const noexcept { return card_format == card::command::SignatureFormat::PssSha256; }
+};
+
+// The rows, in the order C_GetMechanismList reports them.
+std::span<const SignMechanism> sign_mechanisms();
+// The row of `type`; Error(CKR_MECHANISM_INVALID) when the module has none.
+const SignMechanism& sign_mechanism(CK_MECHANISM_TYPE type);
+// The row's CK_MECHANISM_INFO for a key of `key_bits` (the card signs; CKF_VERIFY is not
+// claimed: C_Verify exists in software but is not what the token offers).
+CK_MECHANISM_INFO mechanism_info(const SignMechanism& mechanism, std::size_t key_bits);
+// Whether `signature` is the card's signature of `card_input` (what card_input() gave) under
+// `key`, by the row's signature scheme. Throws crypto::Error only when OpenSSL cannot work.
+bool verifies(crypto::Context& context, const SignMechanism& mechanism, const crypto::RsaPublicKey& key,
+              std::span<const std::uint8_t> card_input, std::span<const std::uint8_t> signature);
+
+// One C_SignInit..C_Sign/C_SignFinal (or the C_Verify* twin): checks the mechanism's parameter,
+// collects the data, single- or multi-part, and yields the bytes the card works on.
 class DataCollector {
 public:
+    // Error(CKR_MECHANISM_INVALID) for a mechanism the module lacks, CKR_MECHANISM_PARAM_INVALID
+    // for a parameter the row does not take.
     DataCollector(crypto::Context& context, const CK_MECHANISM& mechanism);
 
-    [[nodiscard]] CK_MECHANISM_TYPE mechanism() const { return mechanism_; }
-    [[nodiscard]] std::optional<crypto::DigestAlgorithm> digest_algorithm() const { return digest_; }
+    [[nodiscard]] const SignMechanism& mechanism() const { return *mechanism_; }
     void update(std::span<const std::uint8_t> part);
-    // The card's input for the collected data: the data itself (CKM_RSA_PKCS, 1..245 bytes,
-    // else Error(CKR_DATA_LEN_RANGE)) or the DigestInfo of its hash. Ends the collection.
+    // The card's input for the collected data: the data itself (within the row's limits, else
+    // Error(CKR_DATA_LEN_RANGE)), or the DigestInfo or bare hash of its digest. Ends the collection.
     Bytes card_input();
     // Whether C_SignUpdate/C_VerifyUpdate started (then the single-part call is refused).
     [[nodiscard]] bool multi_part() const { return multi_part_; }
 
 private:
-    CK_MECHANISM_TYPE mechanism_;
-    std::optional<crypto::DigestAlgorithm> digest_;
+    const SignMechanism* mechanism_;
     std::optional<crypto::Digest> running_digest_;
-    Bytes buffered_;  // CKM_RSA_PKCS: the data to pad, never more than 245 bytes kept
+    Bytes buffered_;  // no host digest: the data, never more than the row's max_input kept
     bool multi_part_ = false;
     bool too_long_ = false;
 };

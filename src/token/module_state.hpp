@@ -113,6 +113,8 @@ public:
     ServiceState service = ServiceState::Unknown;
 
     void refresh();
+    // What every card opened now gets from the configuration (and the per-user cache folder).
+    [[nodiscard]] CardSettings card_settings() const;
     // True when a failed probe is due for another try (C_WaitForSlotEvent then refreshes even
     // though PC/SC reports no change); `next` gets the earliest retry time, if any.
     bool probe_retry_due(std::optional<std::chrono::steady_clock::time_point>& next);

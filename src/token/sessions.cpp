@@ -117,6 +117,7 @@ void Module::login(CK_SESSION_HANDLE handle, CK_USER_TYPE user, SecureBytes pin)
             case CKU_USER:
                 if (card.logged_in(role)) throw Error(CKR_USER_ALREADY_LOGGED_IN);
                 card.login(role, pin, allow_final_try);
+                card.prove_pss_after_login(role);  // `pss = auto`, once per card (issue 12)
                 return;
             case CKU_CONTEXT_SPECIFIC:
                 // Re-authentication for a CKA_ALWAYS_AUTHENTICATE key's pending signature.

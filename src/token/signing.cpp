@@ -7,7 +7,10 @@ void Module::sign_init(CK_SESSION_HANDLE handle, const CK_MECHANISM& mechanism, 
     const auto session = state_->session(handle);
     if (session->sign) throw Error(CKR_OPERATION_ACTIVE);
     bool always_authenticate = false;
+    DataCollector data(state_->crypto, mechanism);  // CKR_MECHANISM_(PARAM_)INVALID first
     state_->with_card(session->card, [&](InsertedCard& card) {
+        // RSA-PSS only where the token lists it (proven for this card, or `pss = on`).
+        if (!card.offers(session->role, data.mechanism())) throw Error(CKR_MECHANISM_INVALID);
         const Object* object = card.find_object(session->role, key);
         // A key found while logged in, the login since ended (perhaps by another program's
         // logout-reset): "log in again" is the useful answer (PKCS#11 2.40 §5.11 lists it).
@@ -17,7 +20,7 @@ void Module::sign_init(CK_SESSION_HANDLE handle, const CK_MECHANISM& mechanism, 
         const Bytes* flag = object->find(CKA_ALWAYS_AUTHENTICATE);
         always_authenticate = flag != nullptr && !flag->empty() && (*flag)[0] == CK_TRUE;
     });
-    session->sign.emplace(SignOperation{DataCollector(state_->crypto, mechanism), session->role, always_authenticate});
+    session->sign.emplace(SignOperation{std::move(data), session->role, always_authenticate});
 }
 
 std::size_t Module::signature_length(CK_SESSION_HANDLE handle) {
@@ -43,7 +46,8 @@ SignOperation take_sign_operation(Session& session) {
 Bytes ModuleState::finish_sign(const Session& session, SignOperation& operation) {
     const Bytes input = operation.data.card_input();
     if (operation.always_authenticate && !operation.context_authenticated) throw Error(CKR_USER_NOT_LOGGED_IN);
-    return with_card(session.card, [&](InsertedCard& card) { return card.sign(operation.key, input); });
+    return with_card(session.card,
+                     [&](InsertedCard& card) { return card.sign(operation.key, operation.data.mechanism(), input); });
 }
 
 Bytes Module::sign(CK_SESSION_HANDLE handle, std::span<const std::uint8_t> data) {
@@ -98,8 +102,8 @@ namespace {
 
 void check_signature(crypto::Context& crypto, VerifyOperation& operation, std::span<const std::uint8_t> signature) {
     if (signature.size() != operation.key.size()) throw Error(CKR_SIGNATURE_LEN_RANGE);
-    const Bytes signed_bytes = operation.data.card_input();  // what the card would have padded
-    if (!crypto::verify_pkcs1(crypto, operation.key, std::nullopt, signed_bytes, signature))
+    const Bytes signed_bytes = operation.data.card_input();  // what the card would have signed
+    if (!verifies(crypto, operation.data.mechanism(), operation.key, signed_bytes, signature))
         throw Error(CKR_SIGNATURE_INVALID);
 }
 

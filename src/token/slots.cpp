@@ -40,6 +40,13 @@ void note_service(ModuleState& state, ServiceState now) {
 
 }  // namespace
 
+CardSettings ModuleState::card_settings() const {
+    return CardSettings{.always_authenticate_sign = config.always_authenticate,
+                        .pss = config.pss,
+                        .cache_folder = cache::CardCache::user_folder(),
+                        .note = [this](const std::string& line) { logger.info(line); }};
+}
+
 void ModuleState::refresh() {
     std::lock_guard probing(*probe_lock);
     std::vector<transport::ReaderStatus> statuses;
@@ -111,8 +118,7 @@ void ModuleState::refresh() {
         std::optional<std::string> failure;
         bool busy = false;
         try {
-            card = InsertedCard::open(*transport, status.name, crypto, locks, object_handles,
-                                      config.always_authenticate);
+            card = InsertedCard::open(*transport, status.name, crypto, locks, object_handles, card_settings());
         } catch (const transport::CardBusy& error) {
             failure = error.what();  // another program's long transaction: every try costs the wait
             busy = true;
@@ -351,16 +357,20 @@ CK_TOKEN_INFO Module::token_info(CK_SLOT_ID slot) {
 
 std::vector<CK_MECHANISM_TYPE> Module::mechanism_list(CK_SLOT_ID slot) {
     const auto card = state_->present_card(slot);
-    if (role_of_slot(slot) == PinRole::Sign &&
-        !state_->with_card(card, [](InsertedCard& inserted) { return inserted.has_sign_certificate(); }))
-        return {};
-    return sign_mechanisms();
+    const PinRole role = role_of_slot(slot);
+    return state_->with_card(card, [&](InsertedCard& inserted) {
+        std::vector<CK_MECHANISM_TYPE> types;
+        if (role == PinRole::Sign && !inserted.has_sign_certificate()) return types;
+        for (const SignMechanism& mechanism : sign_mechanisms())
+            if (inserted.offers(role, mechanism)) types.push_back(mechanism.type);
+        return types;
+    });
 }
 
 CK_MECHANISM_INFO Module::mechanism_info(CK_SLOT_ID slot, CK_MECHANISM_TYPE type) {
     const auto mechanisms = mechanism_list(slot);
     if (std::find(mechanisms.begin(), mechanisms.end(), type) == mechanisms.end()) throw Error(CKR_MECHANISM_INVALID);
-    return token::mechanism_info(type);
+    return token::mechanism_info(sign_mechanism(type), kRsaBits);
 }
 
 std::optional<CK_SLOT_ID> Module::wait_for_slot_event(bool dont_block) {

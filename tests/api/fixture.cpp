@@ -157,6 +157,9 @@ Fixture::Fixture(Setup setup) : setup_(std::move(setup)) {
     // machine's; the test bed has none.
     for (const char* name : kModuleVariables) env_.unset(name);
     env_.set("XDG_CONFIG_HOME", dir_.path().string());
+    // Each test its own card cache (PSS proofs, read forms), empty at the start: no test sees
+    // another's facts or the user's. A test may name a shared one in Setup::env.
+    env_.set("XDG_CACHE_HOME", (dir_.path() / "cache").string());
     for (const auto& [name, value] : setup_.env) env_.set(name, value);
 
     for (std::size_t i = 0; i < setup_.readers.size(); ++i)
@@ -422,6 +425,22 @@ bool openssl_verifies(const Bytes& certificate_der, CK_MECHANISM_TYPE mechanism,
                       const Bytes& signature) {
     const X509Ptr certificate = parse_certificate(certificate_der);
     EVP_PKEY* key = X509_get0_pubkey(certificate.get());
+    if (mechanism == CKM_RSA_PKCS_PSS || mechanism == CKM_SHA256_RSA_PKCS_PSS) {
+        // RSASSA-PSS, SHA-256, MGF1-SHA-256, salt exactly 32 (what the card's P1 04 makes).
+        Bytes hash = data;
+        if (mechanism == CKM_SHA256_RSA_PKCS_PSS) {
+            hash.resize(32);
+            unsigned int length = 0;
+            if (EVP_Digest(data.data(), data.size(), hash.data(), &length, EVP_sha256(), nullptr) != 1) return false;
+        }
+        const PkeyCtxPtr context(EVP_PKEY_CTX_new(key, nullptr));
+        return context && EVP_PKEY_verify_init(context.get()) == 1 &&
+               EVP_PKEY_CTX_set_rsa_padding(context.get(), RSA_PKCS1_PSS_PADDING) == 1 &&
+               EVP_PKEY_CTX_set_signature_md(context.get(), EVP_sha256()) == 1 &&
+               EVP_PKEY_CTX_set_rsa_mgf1_md(context.get(), EVP_sha256()) == 1 &&
+               EVP_PKEY_CTX_set_rsa_pss_saltlen(context.get(), 32) == 1 &&
+               EVP_PKEY_verify(context.get(), signature.data(), signature.size(), hash.data(), hash.size()) == 1;
+    }
     if (mechanism == CKM_RSA_PKCS) {
         const PkeyCtxPtr context(EVP_PKEY_CTX_new(key, nullptr));
         if (!context || EVP_PKEY_verify_recover_init(context.get()) != 1 ||

@@ -96,8 +96,12 @@ pin_verifies() {
          $1 ~ /^00200080/ && length($1) > 8 { print ef, substr($1, 9, 2), $2 }' "${1:-$work/trace}"
 }
 
-# How many COMPUTE DIGITAL SIGNATURE commands the card got.
-card_signatures() { grep -c '^802A' "${1:-$work/trace}" || true; }
+# How many PKCS#1 v1.5 signatures (COMPUTE DIGITAL SIGNATURE P1 00) the card made: the ones an
+# application asks for in TLS 1.2, CMS, PDF... (under the default pss=auto the first login on the
+# authentication token also sends one P1 04, the RSA-PSS proof: card_pss_signatures).
+card_signatures() { grep -c '^802A00' "${1:-$work/trace}" || true; }
+# How many RSA-PSS signatures (P1 04, docs/card.md "Sign") the card was asked for.
+card_pss_signatures() { grep -c '^802A04' "${1:-$work/trace}" || true; }
 
 # A card state file (for jpki-vcard --state) with the given tries left: auth, sign.
 write_card_state() {

@@ -59,12 +59,54 @@ TEST_CASE("mechanisms: unknown mechanisms and parameters are refused", "[token][
     jpki::crypto::Context context;
     std::uint8_t parameter = 0;
     CHECK(rv_of([&] { DataCollector(context, CK_MECHANISM{CKM_RSA_X_509, nullptr, 0}); }) == CKR_MECHANISM_INVALID);
-    CHECK(rv_of([&] { DataCollector(context, CK_MECHANISM{CKM_RSA_PKCS_PSS, nullptr, 0}); }) == CKR_MECHANISM_INVALID);
+    CHECK(rv_of([&] { DataCollector(context, CK_MECHANISM{CKM_SHA384_RSA_PKCS_PSS, nullptr, 0}); }) == CKR_MECHANISM_INVALID);
     CHECK(rv_of([&] { DataCollector(context, CK_MECHANISM{CKM_SHA256_RSA_PKCS, &parameter, 1}); }) ==
           CKR_MECHANISM_PARAM_INVALID);
-    const CK_MECHANISM_INFO info = jpki::token::mechanism_info(CKM_SHA384_RSA_PKCS);
+    const CK_MECHANISM_INFO info = jpki::token::mechanism_info(jpki::token::sign_mechanism(CKM_SHA384_RSA_PKCS), 2048);
     CHECK(info.ulMinKeySize == 2048);
     CHECK(info.ulMaxKeySize == 2048);
     CHECK(info.flags == (CKF_HW | CKF_SIGN));
-    CHECK(jpki::token::sign_mechanisms().size() == 6);
+    CHECK(jpki::token::sign_mechanisms().size() == 8);
+}
+
+namespace {
+CK_RV pss_rv(jpki::crypto::Context& context, CK_MECHANISM_TYPE type, CK_MECHANISM_TYPE hash, CK_RSA_PKCS_MGF_TYPE mgf,
+             CK_ULONG salt, CK_ULONG length = sizeof(CK_RSA_PKCS_PSS_PARAMS)) {
+    CK_RSA_PKCS_PSS_PARAMS params{hash, mgf, salt};
+    return rv_of([&] { DataCollector(context, CK_MECHANISM{type, &params, length}); });
+}
+}  // namespace
+
+TEST_CASE("mechanisms: RSA-PSS takes exactly SHA-256, MGF1-SHA-256 and a 32-byte salt (issue 12)",
+          "[token][mechanisms][pss]") {
+    jpki::crypto::Context context;
+    for (const CK_MECHANISM_TYPE type : {CKM_RSA_PKCS_PSS, CKM_SHA256_RSA_PKCS_PSS}) {
+        CHECK(pss_rv(context, type, CKM_SHA256, CKG_MGF1_SHA256, 32) == CKR_OK);
+        CHECK(pss_rv(context, type, CKM_SHA384, CKG_MGF1_SHA256, 32) == CKR_MECHANISM_PARAM_INVALID);
+        CHECK(pss_rv(context, type, CKM_SHA256, CKG_MGF1_SHA1, 32) == CKR_MECHANISM_PARAM_INVALID);
+        CHECK(pss_rv(context, type, CKM_SHA256, CKG_MGF1_SHA256, 20) == CKR_MECHANISM_PARAM_INVALID);
+        CHECK(pss_rv(context, type, CKM_SHA256, CKG_MGF1_SHA256, 32, 8) == CKR_MECHANISM_PARAM_INVALID);
+        CHECK(rv_of([&] { DataCollector(context, CK_MECHANISM{type, nullptr, 0}); }) == CKR_MECHANISM_PARAM_INVALID);
+    }
+}
+
+TEST_CASE("mechanisms: RSA-PSS sends the card a bare 32-byte SHA-256 hash", "[token][mechanisms][pss]") {
+    jpki::crypto::Context context;
+    CK_RSA_PKCS_PSS_PARAMS params{CKM_SHA256, CKG_MGF1_SHA256, 32};
+    const Bytes message = {'a', 'b', 'c'};
+    const Bytes hash = jpki::crypto::digest(context, jpki::crypto::DigestAlgorithm::Sha256, message);
+
+    DataCollector hashed(context, CK_MECHANISM{CKM_SHA256_RSA_PKCS_PSS, &params, sizeof params});
+    hashed.update(message);
+    CHECK(hashed.card_input() == hash);  // no DigestInfo: P1 04 takes the hash itself
+    CHECK(hashed.mechanism().needs_pss());
+
+    DataCollector raw(context, CK_MECHANISM{CKM_RSA_PKCS_PSS, &params, sizeof params});
+    raw.update(hash);
+    CHECK(raw.card_input() == hash);
+    for (const std::size_t length : {std::size_t{31}, std::size_t{33}, std::size_t{0}}) {
+        DataCollector wrong(context, CK_MECHANISM{CKM_RSA_PKCS_PSS, &params, sizeof params});
+        wrong.update(Bytes(length, 0x11));
+        CHECK(rv_of([&] { (void)wrong.card_input(); }) == CKR_DATA_LEN_RANGE);
+    }
 }
