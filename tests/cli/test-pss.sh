@@ -3,15 +3,16 @@
 # behind a private pcscd (with-vcard.sh): a card that signs RSA-PSS (`jpki-vcard --pss`) is
 # proven and recorded, one that does not is recorded as refused after a single try; a malformed
 # PIN sends nothing, a wrong one spends one try and records nothing; --sign proves the signing
-# key; an unwritable cache still shows the answer, with a warning and exit code 6. The card's
-# trace shows one PIN, one P1 04 signature, then the reset that ends the login.
+# key; an unwritable cache still shows the answer, with a warning and exit code 6; the module
+# (pss = auto) reads what jpki recorded (the same token serial names the card). The card's trace
+# shows one PIN, one P1 04 signature, then the reset that ends the login.
 #
 # Each case runs its body inside with-vcard.sh (this script again, "@CASE"), then checks the
 # trace outside. Each case has its own XDG_CACHE_HOME, so no case sees another's facts or the
 # user's.
 source "$(dirname "$0")/lib.sh"
 cases=(help-en help-ja proven-en proven-ja refused-en malformed wrong-pin sign-en unwritable-cache
-       one-try no-sign-cert)
+       one-try no-sign-cert module-reads-it)
 [ "${1:-}" = --list ] && { printf '%s\n' "${cases[@]}"; exit 0; }
 
 # One scratch folder for the outer run and the case it runs inside with-vcard.sh.
@@ -82,7 +83,7 @@ help-ja)
     expect_line out "行うためです。--sign の指定が、ご本人が求めたことになります。"
     run_jpki ja status --help; expect_rc 0
     expect_line out "RSA-PSS（TLS 1.3）は、鍵ごとに、カードが RSA-PSS で署名できることを確認済みかどうかを" ;;
-proven-en|proven-ja|sign-en|unwritable-cache) in_vcard "$1" --pss ;;
+proven-en|proven-ja|sign-en|unwritable-cache|module-reads-it) in_vcard "$1" --pss ;;
 refused-en|malformed|wrong-pin) in_vcard "$1" ;;
 one-try) in_vcard "$1" --pss --auth-tries 1 ;;
 no-sign-cert) in_vcard "$1" --pss --no-sign-cert ;;
@@ -171,6 +172,21 @@ assert c["pss"] == {"auth": "refused", "sign": "untested"}, c' <<<"$out" || fail
     run_jpki en status; expect_rc 0
     expect_line out "$(row 'RSA-PSS (TLS 1.3)' "not tested yet (run 'jpki pss probe')")"
     expect_no_text out "pss probe --sign" ;;
+@module-reads-it)
+    # The module's mechanism list (pkcs11-tool, OpenSC) per slot: 0 authentication, 1 signature.
+    module=$build/jpki-pkcs11.so
+    [ -f "$module" ] || fail "module not built: $module"
+    mechanisms() { XDG_CONFIG_HOME=$scratch/config JPKI_PKCS11_PSS=auto \
+                   pkcs11-tool --module "$module" --slot-index "$1" -M 2>&1; }
+    out=$(mechanisms 0); expect_line out "  RSA-PKCS, keySize={2048,2048}, hw, sign"
+    expect_no_text out "PSS"
+    run_jpki en pss probe <<<'1234'; expect_rc 0
+    out=$(mechanisms 0)
+    expect_line out "  RSA-PKCS-PSS, keySize={2048,2048}, hw, sign"
+    expect_line out "  SHA256-RSA-PKCS-PSS, keySize={2048,2048}, hw, sign"
+    out=$(mechanisms 1); expect_no_text out "PSS"
+    run_jpki en pss probe --sign <<<'ABC123'; expect_rc 0
+    out=$(mechanisms 1); expect_line out "  RSA-PKCS-PSS, keySize={2048,2048}, hw, sign" ;;
 *) fail "unknown case $1" ;;
 esac
 status=$?
@@ -179,6 +195,11 @@ status=$?
 # ---- the trace, after the card is gone ----
 case $1 in
 proven-en|proven-ja|sign-en) expect_one_pin_one_pss ;;
+module-reads-it)
+    # The module only listed mechanisms: the two P1 04 signatures are jpki's, one per PIN.
+    [ "$(count "$pin_apdu_re")" = 2 ] && [ "$(count '^802A0480')" = 2 ] && [ "$(count '^802A')" = 2 ] ||
+        fail "expected two PINs and two P1 04 signatures:
+$(cat "$trace")" ;;
 refused-en)
     # One try with P1 04, answered 6A86: no second attempt in another form.
     expect_one_pin_one_pss
