@@ -94,7 +94,9 @@ no-sign-cert) in_vcard "$1" --pss --no-sign-cert ;;
     run_jpki en status; expect_rc 0
     expect_line out "$(row 'RSA-PSS (TLS 1.3)' "not tested yet (run 'jpki pss probe')")"
     expect_line out "$(row 'RSA-PSS (TLS 1.3)' "not tested yet (run 'jpki pss probe --sign')")"
-    run_jpki en pss probe <<<'1234'; expect_rc 0
+    run_jpki en pss probe --reader "No Such Reader" <<<'1234'; expect_rc 3
+    expect_line err "No reader named 'No Such Reader'. Readers:"
+    run_jpki en pss probe --reader "$JPKI_VCARD_READER" <<<'1234'; expect_rc 0
     expect_line out "RSA-PSS: proven for this card's authentication key; TLS 1.3 logins will work after restarting Firefox (and any other program that has the card open)."
     [ -z "$err" ] || fail "stderr: $err"
     [ -n "$(ls -A "$XDG_CACHE_HOME/jpki-pkcs11")" ] || fail "nothing in the cache folder"
