@@ -6,7 +6,12 @@
 # (jpki-vcard --trace), for each card variant (extended READ BINARY and short EF identifiers
 # supported or refused, a reader that fails extended APDUs). Each flow of each module on each
 # variant runs in its own tests/pcsc/with-vcard.sh (fresh pcscd, fresh card, fresh process), so
-# no flow profits from another's cache. Prints Markdown tables on stdout, with derived figures
+# no flow profits from another's connection. Our module's per-user card cache (READ BINARY forms
+# refused, the auth key's RSA-PSS fact; src/cache/card_cache.hpp) is in a stated state: --cache
+# warm (default) gives each variant its own cache, filled by one unmeasured run of flow 3 (probe,
+# certificate read, auth login: what a first use of a new card in a reader leaves), then every
+# measured run of that variant starts from it; --cache cold gives every run an empty cache (the
+# first process to see a card model in a reader). Prints Markdown tables on stdout, with derived figures
 # (estimated wall time on a slow reader, module CPU per signature) and the issue's targets
 # marked met / not met.
 # A benchmark, not a test: it prints figures and exits 0, also when a module fails a flow
@@ -25,6 +30,7 @@
 #   --readme             print only the compact table (README / docs/performance.md)
 #   --sequences          also print, per variant, module and flow, the JPKI APDUs in short form
 #   --keep DIR           keep every trace and command output in DIR
+#   --cache warm|cold    our module's card cache per run (default warm; see above)
 #
 # Flows (our module and OpenSC's, same commands; NSS flows use a fresh NSS database per run with
 # the module added by modutil -add):
@@ -116,6 +122,7 @@ vcard_args=()
 readme=0
 sequences=0
 keep=""
+cache_state=warm
 while [ $# -gt 0 ]; do
     case $1 in
         --ours) ours=${2:?}; ours_given=1; shift 2 ;;
@@ -128,6 +135,7 @@ while [ $# -gt 0 ]; do
         --readme) readme=1; shift ;;
         --sequences) sequences=1; shift ;;
         --keep) keep=${2:?}; shift 2 ;;
+        --cache) cache_state=${2:?}; shift 2 ;;
         -h|--help) usage; exit 0 ;;
         *) usage >&2; exit 2 ;;
     esac
@@ -137,6 +145,8 @@ done
 [ "$opensc" = none ] && opensc=""
 [[ $signatures =~ ^[1-9][0-9]*$ ]] || die "--signatures wants a number > 0"
 [[ $cpu_signatures =~ ^[0-9]+$ ]] || die "--cpu-signatures wants a number"
+[[ $cache_state =~ ^(warm|cold)$ ]] || die "--cache wants warm or cold"
+unset XDG_CACHE_HOME  # each run's card cache is the one cache_home names, whatever the caller's is
 for f in $flows; do [[ $f =~ ^([1-9]|10)$ ]] || die "unknown flow '$f' (1..10)"; done
 for v in $variants; do [[ " $all_variants " == *" $v "* ]] || die "unknown variant '$v' ($all_variants)"; done
 ports=${BENCH_PORTS:-42500-42599}
@@ -304,12 +314,19 @@ stop_server() {
     return 0
 }
 
-# run_flow FLOW MODULE ROLE VARIANT: runs the flow in a fresh fixture, leaves
-# $out/VARIANT-ROLE-fFLOW.trace and .log; returns 0 when the flow succeeded (its log's last line
-# says why not otherwise).
+# cache_home ROLE VARIANT: the XDG_CACHE_HOME a run gets: our module's, per variant, under
+# --cache warm; else an empty one per run (with-vcard.sh's own, when this prints nothing).
+cache_home() {
+    [ "$1" = ours ] && [ "$cache_state" = warm ] && echo "$work/cache-$2"
+    return 0
+}
+
+# run_flow FLOW MODULE ROLE VARIANT [TAG]: runs the flow in a fresh fixture, leaves
+# $out/TAG.trace and .log (TAG: VARIANT-ROLE-fFLOW); returns 0 when the flow succeeded (its
+# log's last line says why not otherwise).
 run_flow() {
     local flow=$1 module=$2 role=$3 variant=$4
-    local tag=$variant-$role-f$flow
+    local tag=${5:-$variant-$role-f$flow}
     local trace=$out/$tag.trace log=$out/$tag.log sig=$work/$tag.sig db=$work/db-$tag
     local cmd sw
     # Every command is bounded in time (a module that hangs gives n/a, not a stuck benchmark).
@@ -338,8 +355,10 @@ run_flow() {
         9) cmd=("${nss[@]}" cmsutil -S -N "$SIGN_NICK" -Y NONE -G -T -H SHA256 -d "sql:$db"
                 -f "$work/pin-sign" -i "$work/doc.txt" -o "$sig") ;;
     esac
-    "$with_vcard" ${vcard_args[@]+"${vcard_args[@]}"} ${sw[@]+"${sw[@]}"} --trace "$trace" -- \
-        "${cmd[@]}" </dev/null >"$log" 2>&1
+    local cache; cache=$(cache_home "$role" "$variant")
+    local -a cache_env=(); [ -n "$cache" ] && cache_env=("XDG_CACHE_HOME=$cache")
+    env ${cache_env[@]+"${cache_env[@]}"} "$with_vcard" ${vcard_args[@]+"${vcard_args[@]}"} ${sw[@]+"${sw[@]}"} \
+        --trace "$trace" -- "${cmd[@]}" </dev/null >"$log" 2>&1
     local rc=$?
     [ -n "$server_pid" ] && stop_server
     rm -rf "$db"
@@ -456,8 +475,13 @@ classify() {
 
 declare -A res_total=() res_foreign=() res_jpki=() res_signs=() res_chal=() res_fins=() \
     res_fother=() res_fodd=() res_jins=() res_seq=() res_fail=() res_cpu=()
+declare -A warm_fail=()
 for variant in $variants; do
     [ "${variant_ok[$variant]}" = 1 ] || continue
+    # --cache warm: the variant's cache filled by a first, unmeasured use of the card.
+    if [ "$cache_state" = warm ] && [ -n "$ours" ] && [ -r "$ours" ] && ! run_flow 3 "$ours" ours "$variant" "$variant-ours-warm-up"; then
+        warm_fail[$variant]="cache warm-up (flow 3) failed: $(grep -v '^$' "$out/$variant-ours-warm-up.log" | tail -n 1)"
+    fi
     for flow in $flows; do
         for role in ours opensc; do
             module=${!role}
@@ -494,9 +518,11 @@ if [ "$cpu_signatures" -gt 0 ] && [ -n "$cpu_variant" ]; then
     for role in ours opensc; do
         module=${!role}
         if [ -z "$module" ] || [ ! -r "$module" ]; then continue; fi
+        cache=$(cache_home "$role" "$cpu_variant")
+        cache_env=(); [ -n "$cache" ] && cache_env=("XDG_CACHE_HOME=$cache")
         for run in 1 2 3; do
             log=$out/cpu-$role-$run.log
-            "$with_vcard" ${vcard_args[@]+"${vcard_args[@]}"} ${sw[@]+"${sw[@]}"} -- \
+            env ${cache_env[@]+"${cache_env[@]}"} "$with_vcard" ${vcard_args[@]+"${vcard_args[@]}"} ${sw[@]+"${sw[@]}"} -- \
                 timeout -k 5 "$run_timeout" "$sign_n" "$module" "$cpu_signatures" "$AUTH_TOKEN" "$AUTH_PIN" 01 </dev/null >"$log" 2>&1
             u=$(sed -n 's/^cpu_us_per_signature //p' "$log")
             [ -n "$u" ] || continue
@@ -540,6 +566,14 @@ variant_label() {  # VARIANT: the name and the switches actually passed
 }
 
 rules() {
+    if [ "$cache_state" = warm ]; then
+        echo "Card cache: warm. Our module's per-user cache holds what one earlier use of this card model in"
+        echo "this reader taught it (READ BINARY forms refused, RSA-PSS refused): the first run ever on a new"
+        echo "card or reader pays the refused forms once more (--cache cold measures that run)."
+    else
+        echo "Card cache: cold. Every run of our module starts with an empty per-user cache, as the first"
+        echo "process to see a card model in a reader does."
+    fi
     cat <<EOF
 Counting: APDUs in the virtual card's trace, fresh pcscd + card + process per cell. Foreign =
 another card driver's probing: a SELECT by AID of any AID other than the JPKI AP
@@ -583,6 +617,7 @@ if [ "$readme" = 1 ]; then
             "$cpu_variant" "$(cpu_text ours)" "$(cpu_text opensc)"
     fi
     for v in $variants; do
+        [ -n "${warm_fail[$v]:-}" ] && echo "- $v: ${warm_fail[$v]}"
         if [ "${variant_ok[$v]}" != 1 ]; then echo "- $v: variant not supported by this jpki-vcard"
         elif [ -z "${variant_switches[$v]}" ]; then echo "- $v: this jpki-vcard has no variant switches; its defaults"
         fi
@@ -646,10 +681,11 @@ for variant in $variants; do
         done
     done
 done
-if [ "${#res_fail[@]}" -gt 0 ]; then
+if [ "${#res_fail[@]}" -gt 0 ] || [ "${#warm_fail[@]}" -gt 0 ]; then
     echo
     echo "## Flows that gave n/a"
     echo
+    for variant in $variants; do [ -n "${warm_fail[$variant]:-}" ] && echo "- $variant: ${warm_fail[$variant]}"; done
     for variant in $variants; do
         for flow in $flows; do
             for role in ours opensc; do

@@ -88,7 +88,8 @@ std::string make_folder(const std::filesystem::path& folder) {
 }  // namespace
 
 std::optional<std::filesystem::path> CardCache::user_folder() {
-    // getenv: read once per cache object, before any thread of ours changes the environment.
+    // getenv races only with setenv, which neither the module nor jpki calls; both ask once per
+    // card opened.
     const char* xdg = std::getenv("XDG_CACHE_HOME");  // NOLINT(concurrency-mt-unsafe)
     if (xdg != nullptr) {
         const std::filesystem::path base(xdg);

@@ -40,8 +40,8 @@ std::string label_from(const Bytes& data) {
 JpkiApplet::JpkiApplet(transport::Connection& connection, ReadPlan plan) noexcept
     : connection_(connection), read_plan_(plan) {}
 
-JpkiApplet::JpkiApplet(std::unique_ptr<transport::Connection> connection)
-    : owned_(std::move(connection)), connection_(checked(owned_)) {}
+JpkiApplet::JpkiApplet(std::unique_ptr<transport::Connection> connection, ReadPlan plan)
+    : owned_(std::move(connection)), connection_(checked(owned_)), read_plan_(plan) {}
 
 JpkiApplet::TransactionScope::TransactionScope(JpkiApplet& applet)
     : applet_(applet), transaction_(applet.connection_) {

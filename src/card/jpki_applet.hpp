@@ -70,7 +70,7 @@ public:
     // `plan`: what is known of the card and reader's READ BINARY forms (default: nothing yet).
     explicit JpkiApplet(transport::Connection& connection, ReadPlan plan = {}) noexcept;
     // Owning form; throws std::invalid_argument for a null connection.
-    explicit JpkiApplet(std::unique_ptr<transport::Connection> connection);
+    explicit JpkiApplet(std::unique_ptr<transport::Connection> connection, ReadPlan plan = {});
     JpkiApplet(const JpkiApplet&) = delete;
     JpkiApplet& operator=(const JpkiApplet&) = delete;
     JpkiApplet(JpkiApplet&&) = delete;

@@ -29,7 +29,10 @@ void ReadPlan::refused_by_card(Form form) noexcept {
         // Which of the two did the card refuse? What is known already tells; else suspect the
         // short EF identifier and let SelectExtended decide.
         if (extended_ == Support::Yes) {
+            // Suspected only: an extended Le known from an earlier process (the per-user cache)
+            // may not hold for this card; if SelectExtended is refused too, it was to blame.
             short_ef_id_ = Support::No;
+            short_ef_id_suspected_ = true;
         } else if (short_ef_id_ == Support::Yes) {
             extended_ = Support::No;
         } else {

@@ -9,14 +9,64 @@
 #include "transport/pcsc.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 
 namespace jpki::cli {
 
-OpenCard::OpenCard(std::string reader, std::unique_ptr<transport::Connection> connection, card::CardInfo info)
-    : reader_(std::move(reader)), applet_(std::move(connection)), info_(std::move(info)) {}
+namespace {
+
+card::ReadPlan::Support support(cache::Fact fact) noexcept {
+    switch (fact) {
+    case cache::Fact::Yes:
+        return card::ReadPlan::Support::Yes;
+    case cache::Fact::No:
+        return card::ReadPlan::Support::No;
+    case cache::Fact::Unknown:
+        break;
+    }
+    return card::ReadPlan::Support::Unknown;
+}
+
+cache::Fact fact(card::ReadPlan::Support support) noexcept {
+    switch (support) {
+    case card::ReadPlan::Support::Yes:
+        return cache::Fact::Yes;
+    case card::ReadPlan::Support::No:
+        return cache::Fact::No;
+    case card::ReadPlan::Support::Unknown:
+        break;
+    }
+    return cache::Fact::Unknown;
+}
+
+}  // namespace
+
+RunCache::RunCache()
+    : cache(crypto, cache::CardCache::user_folder(), [](const std::string& problem) {
+          // A path and the system's reason (card_cache.hpp); the run goes on without the cache.
+          std::fprintf(stderr, "jpki: card cache: %s\n", problem.c_str());
+      }) {}
+
+OpenCard::OpenCard(std::string reader, std::unique_ptr<transport::Connection> connection, card::CardInfo info,
+                   card::ReadPlan plan, std::shared_ptr<RunCache> cache, cache::ReadForms known)
+    : reader_(std::move(reader)), atr_(connection ? connection->atr() : Bytes{}),
+      applet_(std::move(connection), plan), info_(std::move(info)), cache_(std::move(cache)), recorded_(known) {}
+
+void OpenCard::remember_read_forms() noexcept {
+    if (!cache_) return;
+    const card::ReadPlan& plan = applet_.read_plan();
+    // What the record holds after set_read_forms: an Unknown leaves the recorded fact.
+    cache::ReadForms learnt = recorded_;
+    if (const cache::Fact f = fact(plan.short_ef_id()); f != cache::Fact::Unknown) learnt.short_ef_id = f;
+    if (const cache::Fact f = fact(plan.extended()); f != cache::Fact::Unknown) learnt.extended = f;
+    if (learnt == recorded_) return;
+    cache_->cache.set_read_forms(reader_, atr_, learnt);  // never throws (card_cache.hpp)
+    recorded_ = learnt;
+}
 
 OpenCard::~OpenCard() {
+    remember_read_forms();
     if (!pin_sent_) return;
     try {
         applet_.reset_card();
@@ -100,10 +150,23 @@ std::unique_ptr<OpenCard> CardAccess::try_open(const std::string& reader) {
     } catch (const transport::CardRemoved&) {
         return nullptr;
     }
-    card::JpkiApplet applet(*connection);
+    // The READ BINARY forms an earlier run learnt for this card model in this reader (issue 11):
+    // a form known refused is not tried again; a form recorded as working that the card refuses
+    // still falls back inside the read (card/read_plan.hpp) and the record is corrected.
+    if (!cache_) {
+        try {
+            cache_ = std::make_shared<RunCache>();
+        } catch (const std::exception& e) {  // no OpenSSL context: the run goes on without the cache
+            std::fprintf(stderr, "jpki: card cache: %s\n", e.what());
+        }
+    }
+    const cache::ReadForms known = cache_ ? cache_->cache.read_forms(reader, connection->atr()) : cache::ReadForms{};
+    card::JpkiApplet applet(*connection, card::ReadPlan(support(known.short_ef_id), support(known.extended)));
     auto info = applet.probe();
     if (!info) return nullptr;
-    return std::make_unique<OpenCard>(reader, std::move(connection), std::move(*info));
+    // The probe's lessons go on with the card (the OpenCard's applet starts from them).
+    return std::make_unique<OpenCard>(reader, std::move(connection), std::move(*info), applet.read_plan(), cache_,
+                                      known);
 }
 
 std::unique_ptr<OpenCard> CardAccess::open(const std::optional<std::string>& reader) {

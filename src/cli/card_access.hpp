@@ -7,8 +7,10 @@
 // the card is not left signing for other programs after `jpki` exits.
 #pragma once
 
+#include "cache/card_cache.hpp"
 #include "card/jpki_applet.hpp"
 #include "cli/cli.hpp"
+#include "crypto/context.hpp"
 
 #include <jpki/transport.hpp>
 
@@ -21,10 +23,23 @@
 
 namespace jpki::cli {
 
+// The per-user card cache of one `jpki` run (src/cache/card_cache.hpp), shared by the cards it
+// opens; its problems go to stderr, once. Made on the first card opened.
+struct RunCache {
+    RunCache();
+    crypto::Context crypto;
+    cache::CardCache cache;
+};
+
 class OpenCard {
 public:
-    OpenCard(std::string reader, std::unique_ptr<transport::Connection> connection, card::CardInfo info);
-    ~OpenCard();  // resets the card when a PIN went out through verify()/change_pin()
+    // `plan`: what the probe learnt of the READ BINARY forms; `known`: what the cache held for
+    // this card's ATR in this reader (the record is updated when the plan learns more).
+    OpenCard(std::string reader, std::unique_ptr<transport::Connection> connection, card::CardInfo info,
+             card::ReadPlan plan = {}, std::shared_ptr<RunCache> cache = nullptr, cache::ReadForms known = {});
+    // Resets the card when a PIN went out through verify()/change_pin(); records the READ BINARY
+    // forms learnt (issue 11: the next run skips a refused form).
+    ~OpenCard();
     OpenCard(const OpenCard&) = delete;
     OpenCard& operator=(const OpenCard&) = delete;
     OpenCard(OpenCard&&) = delete;
@@ -41,11 +56,18 @@ public:
     void change_pin(card::PinRole role, const SecureBytes& old_pin, const SecureBytes& new_pin,
                     const card::TriesCheck& check = {});
 
+    // Records in the per-user cache what the applet's ReadPlan learnt beyond what it holds; cheap
+    // when nothing changed, never throws. The destructor calls it; a command may call it sooner.
+    void remember_read_forms() noexcept;
+
 private:
     std::string reader_;
+    Bytes atr_;  // before applet_: read from the connection the applet then owns
     card::JpkiApplet applet_;
     card::CardInfo info_;
     bool pin_sent_ = false;
+    std::shared_ptr<RunCache> cache_;
+    cache::ReadForms recorded_;  // what the cache holds, as far as this object knows
 };
 
 class CardAccess {
@@ -67,6 +89,7 @@ public:
 
 private:
     std::unique_ptr<transport::Transport> transport_;
+    std::shared_ptr<RunCache> cache_;  // made by the first try_open
 };
 
 // Reads a PIN (terminal without echo, or a line of stdin) and checks its format before anything

@@ -62,10 +62,24 @@ std::shared_ptr<InsertedCard> InsertedCard::open(transport::Transport& transport
     constexpr int attempts = 4;
     for (int attempt = 1;; ++attempt) {
         try {
-            std::shared_ptr<InsertedCard> inserted(
-                new InsertedCard(reader, transport.connect(reader), crypto, locks, handles, settings));
+            std::unique_ptr<transport::Connection> connection = transport.connect(reader);
+            Bytes atr = connection->atr();
+            // The READ BINARY forms an earlier process learnt for this card model in this reader
+            // (issue 11): a form known refused is not tried again. Read by a silent cache object:
+            // the card's own cache_ tells a problem with the record when it rewrites it.
+            const cache::ReadForms known =
+                cache::CardCache(crypto, settings.cache_folder, {}).read_forms(reader, atr);
+            std::shared_ptr<InsertedCard> inserted(new InsertedCard(reader, std::move(connection), std::move(atr),
+                                                                    known, crypto, locks, handles, settings));
             std::lock_guard lock(inserted->io());
-            auto info = inserted->applet_.probe();
+            std::optional<card::CardInfo> info;
+            try {
+                info = inserted->applet_.probe();
+            } catch (...) {
+                inserted->remember_read_forms();
+                throw;
+            }
+            inserted->remember_read_forms();
             if (!info) return nullptr;
             inserted->info_ = std::move(*info);
             return inserted;
@@ -80,19 +94,68 @@ std::shared_ptr<InsertedCard> InsertedCard::open(transport::Transport& transport
     }
 }
 
-InsertedCard::InsertedCard(std::string reader, std::unique_ptr<transport::Connection> connection,
-                           crypto::Context& crypto, const LockFactory& locks, HandleCounter& handles,
-                           const CardSettings& settings)
-    : io_lock_(locks.make()), reader_(std::move(reader)), applet_(std::move(connection)), crypto_(crypto),
-      handles_(handles), settings_(settings),
+namespace {
+
+card::ReadPlan::Support support(cache::Fact fact) noexcept {
+    switch (fact) {
+        case cache::Fact::Yes: return card::ReadPlan::Support::Yes;
+        case cache::Fact::No: return card::ReadPlan::Support::No;
+        case cache::Fact::Unknown: break;
+    }
+    return card::ReadPlan::Support::Unknown;
+}
+
+cache::Fact fact(card::ReadPlan::Support support) noexcept {
+    switch (support) {
+        case card::ReadPlan::Support::Yes: return cache::Fact::Yes;
+        case card::ReadPlan::Support::No: return cache::Fact::No;
+        case card::ReadPlan::Support::Unknown: break;
+    }
+    return cache::Fact::Unknown;
+}
+
+}  // namespace
+
+InsertedCard::InsertedCard(std::string reader, std::unique_ptr<transport::Connection> connection, Bytes atr,
+                           cache::ReadForms known_forms, crypto::Context& crypto, const LockFactory& locks,
+                           HandleCounter& handles, const CardSettings& settings)
+    : io_lock_(locks.make()), reader_(std::move(reader)),
+      // A fact recorded Yes is a starting point, not a promise: a card that refuses the form
+      // still falls back inside the same read (card/read_plan.hpp), and the record is corrected.
+      applet_(std::move(connection), card::ReadPlan(support(known_forms.short_ef_id), support(known_forms.extended))),
+      crypto_(crypto), handles_(handles), settings_(settings),
       cache_(crypto, settings.cache_folder,
              [note = settings.note](const std::string& problem) {
                  if (note) note("card cache: " + problem);
              }),
-      pin_fingerprints_(crypto) {}
+      atr_(std::move(atr)), read_forms_recorded_(known_forms), pin_fingerprints_(crypto) {}
+
+void InsertedCard::remember_read_forms() noexcept {
+    const card::ReadPlan& plan = applet_.read_plan();
+    // What the record holds after set_read_forms: an Unknown leaves the recorded fact.
+    cache::ReadForms learnt = read_forms_recorded_;
+    if (const cache::Fact f = fact(plan.short_ef_id()); f != cache::Fact::Unknown) learnt.short_ef_id = f;
+    if (const cache::Fact f = fact(plan.extended()); f != cache::Fact::Unknown) learnt.extended = f;
+    if (learnt == read_forms_recorded_) return;
+    cache_.set_read_forms(reader_, atr_, learnt);  // never throws (card_cache.hpp)
+    read_forms_recorded_ = learnt;
+}
 
 template <typename F>
 decltype(auto) InsertedCard::card_call(F&& body, std::optional<PinRole> pin) {
+    // Whatever the operation read, and however it ends, its READ BINARY lessons are kept.
+    class RememberReadForms {
+    public:
+        explicit RememberReadForms(InsertedCard& card) noexcept : card_(card) {}
+        RememberReadForms(const RememberReadForms&) = delete;
+        RememberReadForms& operator=(const RememberReadForms&) = delete;
+        RememberReadForms(RememberReadForms&&) = delete;
+        RememberReadForms& operator=(RememberReadForms&&) = delete;
+        ~RememberReadForms() { card_.remember_read_forms(); }
+
+    private:
+        InsertedCard& card_;
+    } const remember(*this);
     try {
         return body();
     } catch (const card::CardError& error) {

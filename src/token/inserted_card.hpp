@@ -140,8 +140,15 @@ public:
     [[nodiscard]] bool hidden_private_object(PinRole role, CK_OBJECT_HANDLE handle) const;
 
 private:
-    InsertedCard(std::string reader, std::unique_ptr<transport::Connection> connection, crypto::Context& crypto,
-                 const LockFactory& locks, HandleCounter& handles, const CardSettings& settings);
+    // `atr`, `known_forms`: the card's ATR and the READ BINARY forms the per-user cache knew for
+    // it in this reader; the applet starts from them.
+    InsertedCard(std::string reader, std::unique_ptr<transport::Connection> connection, Bytes atr,
+                 cache::ReadForms known_forms, crypto::Context& crypto, const LockFactory& locks,
+                 HandleCounter& handles, const CardSettings& settings);
+    // Records in the per-user cache what the applet's ReadPlan learnt beyond what is recorded
+    // (issue 11: the next process skips the refused READ BINARY forms). Two comparisons when
+    // nothing changed; never throws.
+    void remember_read_forms() noexcept;
     void reset_card();
     void note_tries(PinRole role, int left);
 
@@ -184,6 +191,8 @@ private:
     HandleCounter& handles_;
     CardSettings settings_;
     cache::CardCache cache_;
+    Bytes atr_;                             // the card's ATR: with reader_, names its read-forms record
+    cache::ReadForms read_forms_recorded_;  // what the cache holds, as far as this object knows
     // Per key (auth, sign): the PSS fact once read from the cache or proven here; whether this
     // process already tried the proof (an error is not retried on every login).
     std::array<std::optional<cache::Fact>, 2> pss_{};

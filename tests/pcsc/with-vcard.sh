@@ -17,6 +17,7 @@
 #
 # COMMAND sees: PCSCLITE_CSOCK_NAME, JPKI_VCARD_READER (the reader holding the card),
 # JPKI_VCARD_READER2 (with --second-card), WITH_VCARD_DIR (scratch folder, removed afterwards),
+# XDG_CACHE_HOME (an empty folder in WITH_VCARD_DIR unless the caller set one),
 # WITH_VCARD_PCSCD_PID, WITH_VCARD_VCARD_PID, WITH_VCARD_VCARD2_PID (as started; "$WITH_VCARD_CTL
 # status" tells the current ones), and WITH_VCARD_CTL, a control command for fault tests:
 #
@@ -257,6 +258,10 @@ export JPKI_VCARD_READER="${readers[0]}"
 [ "$second_card" = 1 ] && export JPKI_VCARD_READER2="${readers[1]}"
 export WITH_VCARD_DIR="$dir" WITH_VCARD_PCSCD_PID="$pcscd_pid" WITH_VCARD_VCARD_PID="$vcard_pid"
 export WITH_VCARD_VCARD2_PID="$vcard2_pid" WITH_VCARD_CTL="$here/with-vcard-ctl.sh"
+# The per-user card cache (PSS proofs, READ BINARY forms; src/cache/card_cache.hpp) starts empty
+# in each run, so no test sees another's facts or the user's; a caller that sets XDG_CACHE_HOME
+# itself (to carry facts from one run to the next, as bench/apdu-count.sh does) keeps it.
+export XDG_CACHE_HOME="${XDG_CACHE_HOME:-$dir/cache}"
 mkfifo "$dir/ctl.fifo" || die "cannot create the control FIFO"
 # Read-write: the open never blocks, and the FIFO never reports end-of-file between requests.
 exec 4<>"$dir/ctl.fifo"

@@ -56,3 +56,19 @@ TEST_CASE("ReadPlan: a reader refusing extended APDUs rules out the extended for
     plan.short_ef_id_answered(false);
     CHECK_FALSE(plan.use_short_ef_id());
 }
+
+TEST_CASE("ReadPlan: facts from an earlier process that do not hold are unlearnt, not blamed on the other form",
+          "[card][read-plan]") {
+    // The per-user cache said both forms work (issue 11); this card takes short EF identifiers
+    // (the probe's small-file read just showed it) but refuses the extended Le.
+    ReadPlan plan(Support::Yes, Support::Yes);
+    plan.short_ef_id_answered(true);
+    plan.refused_by_card(Form::ShortEfIdExtended);
+    CHECK(plan.certificate_form() == Form::SelectExtended);
+    plan.refused_by_card(Form::SelectExtended);
+    CHECK(plan.extended() == Support::No);
+    CHECK(plan.certificate_form() == Form::SelectShort);
+    // The refusal of ShortEfIdExtended was the extended Le's: the short EF identifier is not out.
+    CHECK(plan.short_ef_id() != Support::No);
+    CHECK(plan.use_short_ef_id());
+}
