@@ -19,9 +19,9 @@ constexpr std::uint8_t p2_selected_ef = 0x80;
 
 }  // namespace
 
-Bytes select_ap() {
+Bytes select_ap(std::span<const std::uint8_t> aid) {
     // P1 04 select by DF name, P2 0C no FCI wanted.
-    return build_command({0x00, ins_select, 0x04, 0x0C}, jpki_aid);
+    return build_command({0x00, ins_select, 0x04, 0x0C}, aid);
 }
 
 Bytes select_ef(Fid fid) {

@@ -11,14 +11,12 @@
 
 namespace jpki::card::command {
 
-// COMPUTE DIGITAL SIGNATURE P1 (docs/card.md "Sign").
-enum class SignatureFormat : std::uint8_t {
-    Pkcs1V15 = 0x00,   // card pads 1..245 bytes (a DigestInfo) with PKCS#1 v1.5 type 1 [HW]
-    PssSha256 = 0x04,  // RSASSA-PSS over a 32-byte SHA-256 hash [ONE]
-};
+// SignatureFormat (COMPUTE DIGITAL SIGNATURE P1) is in card/profile.hpp: a profile lists the
+// formats each key takes.
 
-// 00 A4 04 0C 0A D3 92 F0 00 26 01 00 00 00 01
-Bytes select_ap();
+// 00 A4 04 0C <Lc> <AID>; the JPKI AP: 00 A4 04 0C 0A D3 92 F0 00 26 01 00 00 00 01.
+// aid: the application's identifier (ISO 7816-4: 5..16 bytes).
+Bytes select_ap(std::span<const std::uint8_t> aid = jpki_aid);
 // 00 A4 02 0C 02 <FID>
 Bytes select_ef(Fid fid);
 // 00 B0 <off-hi> <off-lo> <Le>; offset 0..7FFF (P1 bit 8 would mean a short EF id), le 1..256.

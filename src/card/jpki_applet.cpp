@@ -20,13 +20,6 @@ transport::Connection& checked(const std::unique_ptr<transport::Connection>& con
     throw CardError(CardError::Kind::InvalidResponse, 0, why);
 }
 
-const ReadableFile* certificate_file(Fid fid) {
-    for (const ReadableFile& f : file::certificates) {
-        if (f.fid == fid) return &f;
-    }
-    return nullptr;
-}
-
 // EF 0006 starts with a 32-byte label padded with spaces (docs/card.md).
 std::string label_from(const Bytes& data) {
     std::string label(data.begin(), data.end());
@@ -37,11 +30,11 @@ std::string label_from(const Bytes& data) {
 
 }  // namespace
 
-JpkiApplet::JpkiApplet(transport::Connection& connection, ReadPlan plan) noexcept
-    : connection_(connection), read_plan_(plan) {}
+JpkiApplet::JpkiApplet(transport::Connection& connection, ReadPlan plan, const CardProfile& profile) noexcept
+    : profile_(profile), connection_(connection), read_plan_(plan) {}
 
-JpkiApplet::JpkiApplet(std::unique_ptr<transport::Connection> connection, ReadPlan plan)
-    : owned_(std::move(connection)), connection_(checked(owned_)), read_plan_(plan) {}
+JpkiApplet::JpkiApplet(std::unique_ptr<transport::Connection> connection, ReadPlan plan, const CardProfile& profile)
+    : profile_(profile), owned_(std::move(connection)), connection_(checked(owned_)), read_plan_(plan) {}
 
 JpkiApplet::TransactionScope::TransactionScope(JpkiApplet& applet)
     : applet_(applet), transaction_(applet.connection_) {
@@ -120,7 +113,7 @@ Response JpkiApplet::exchange_secret(const SecureBytes& apdu) {
 
 void JpkiApplet::select_ap() {
     forget_selection();
-    expect_ok(exchange(command::select_ap()).sw, Instruction::Select, "SELECT AP");
+    expect_ok(exchange(command::select_ap(profile_.aid)).sw, Instruction::Select, "SELECT AP");
     ap_selected_ = true;
     ap_selected_here_ = true;
 }
@@ -190,9 +183,10 @@ std::optional<CardInfo> JpkiApplet::probe() {
         // asked for) means "not a JPKI card we can use", like a refused AID: no token.
         try {
             select_ap();
-            const std::optional<Response> label = read_small_file(file::token_info, token_label_length,
-                                                                  OnFileNotFound::ReselectAp);
-            if (!label || !label->ok() || label->data.size() > token_label_length) return std::nullopt;
+            const std::size_t label_length = profile_.token_label_length;
+            const std::optional<Response> label =
+                read_small_file(profile_.token_info, label_length, OnFileNotFound::ReselectAp);
+            if (!label || !label->ok() || label->data.size() > label_length) return std::nullopt;
             return CardInfo{label_from(label->data)};
         } catch (const CardError&) {
             return std::nullopt;
@@ -207,9 +201,12 @@ bool JpkiApplet::has_sign_certificate() {
         // is reported by one survey only, so its 6A82 is taken as "no such EF", not as "another
         // program moved the card" (which would re-select the AP and drop logins); a moved card
         // still shows at the EF 0001 select, which follows the usual rule.
-        const std::optional<Response> flags = read_small_file(file::certificate_flags, 3, OnFileNotFound::Absent);
-        if (flags && flags->ok() && !flags->data.empty()) return flags->data[0] != 0x00;
-        return select_ef_if_present(ef::sign_certificate, Need::Nothing);
+        const RoleProfile& sign = profile_.role(PinRole::Sign);
+        const ReadableFile& flags_file = profile_.certificate_flags;
+        const std::optional<Response> flags = read_small_file(flags_file, flags_file.max_size, OnFileNotFound::Absent);
+        if (flags && flags->ok() && flags->data.size() > sign.certificate_flag)
+            return flags->data[sign.certificate_flag] != 0x00;
+        return select_ef_if_present(sign.certificate.fid, Need::Nothing);
     });
 }
 
@@ -259,10 +256,12 @@ Response JpkiApplet::read_certificate_head(const ReadableFile& file, Need need) 
     }
 }
 
+Bytes JpkiApplet::read_certificate(const ReadableFile& certificate) { return read_certificate(certificate.fid); }
+
 Bytes JpkiApplet::read_certificate(Fid certificate_ef) {
-    const ReadableFile* file = certificate_file(certificate_ef);
+    const ReadableFile* file = profile_.certificate_file(certificate_ef);
     if (file == nullptr) throw std::invalid_argument("not a certificate EF");
-    const Need need = certificate_ef == ef::sign_certificate ? Need::SecurityState : Need::Nothing;
+    const Need need = file->access == ReadAccess::AfterPin ? Need::SecurityState : Need::Nothing;
     return run([&] {
         // docs/card.md "Certificate length": 4 bytes at offset 0 are 30 82 hh ll; the DER object
         // is 4 + hhll bytes (filler follows it).
@@ -294,7 +293,7 @@ Bytes JpkiApplet::read_certificate(Fid certificate_ef) {
 int JpkiApplet::read_tries_left(PinRole role) {
     // The empty VERIFY answers 63Cx and spends no try (docs/card.md "Commands").
     const Response r = exchange(command::verify_status());
-    if (r.sw == sw_ok) return pin_rules(role).max_tries;  // verified: a good VERIFY refills it
+    if (r.sw == sw_ok) return profile_.role(role).pin.max_tries;  // verified: a good VERIFY refills it
     if ((r.sw & 0xFFF0) == 0x63C0) return r.sw & 0x0F;
     if (r.sw == 0x6984 || r.sw == 0x6983) return 0;
     throw error_from_status(r.sw, Instruction::Verify, "VERIFY (tries left)");
@@ -302,7 +301,7 @@ int JpkiApplet::read_tries_left(PinRole role) {
 
 int JpkiApplet::tries_left(PinRole role) {
     return run([&] {
-        select_ef(pin_ef(role), Need::Nothing);
+        select_ef(profile_.role(role).pin_fid, Need::Nothing);
         return read_tries_left(role);
     });
 }
@@ -311,21 +310,21 @@ void JpkiApplet::verify_selected_pin(PinRole role, const SecureBytes& normalised
     // docs/design.md §3: select the AID right before a VERIFY, so a PIN can never land in another
     // applet's PIN file; an AP this transaction selected itself is still current.
     if (!ap_selected_here_) select_ap();
-    select_ef(pin_ef(role), Need::Nothing);
+    select_ef(profile_.role(role).pin_fid, Need::Nothing);
     if (check) check(read_tries_left(role));
     const SecureBytes apdu = command::verify(normalised_pin);
     expect_ok(exchange_secret(apdu).sw, Instruction::Verify, "VERIFY");
 }
 
 void JpkiApplet::verify(PinRole role, const SecureBytes& pin, const TriesCheck& check) {
-    const SecureBytes normalised = normalise_pin(role, pin.view());  // before any APDU
+    const SecureBytes normalised = normalise_pin(profile_.role(role).pin, pin.view());  // before any APDU
     run([&] { verify_selected_pin(role, normalised, check); });
 }
 
 void JpkiApplet::change_pin(PinRole role, const SecureBytes& old_pin, const SecureBytes& new_pin,
                             const TriesCheck& check) {
-    const SecureBytes old_normalised = normalise_pin(role, old_pin.view());  // before any APDU
-    const SecureBytes new_normalised = normalise_pin(role, new_pin.view());
+    const SecureBytes old_normalised = normalise_pin(profile_.role(role).pin, old_pin.view());  // before any APDU
+    const SecureBytes new_normalised = normalise_pin(profile_.role(role).pin, new_pin.view());
     run([&] {
         verify_selected_pin(role, old_normalised, check);
         const SecureBytes apdu = command::change_reference_data(new_normalised);
@@ -335,28 +334,38 @@ void JpkiApplet::change_pin(PinRole role, const SecureBytes& old_pin, const Secu
 
 Bytes JpkiApplet::compute_digital_signature(PinRole key, std::span<const std::uint8_t> data,
                                             command::SignatureFormat format, KeySelection selection) {
+    // The profile's limits, checked before any APDU (docs/card.md "Sign").
+    const SignatureFormatSpec* spec = profile_.role(key).signature_format(format);
+    if (spec == nullptr)
+        throw CardError(CardError::Kind::FunctionNotSupported, 0, "the card takes no such signature format for this key");
+    if (data.size() < spec->min_input || data.size() > spec->max_input) {
+        throw CardError(CardError::Kind::WrongLength, 0,
+                        "sign input must be " + std::to_string(spec->min_input) + ".." +
+                            std::to_string(spec->max_input) + " bytes for this format");
+    }
+    const Fid key_fid = profile_.role(key).key.fid;
     return run([&] {
-        const bool keep = selection == KeySelection::KeepPrevious && ap_selected_ && signed_with_ == key_ef(key);
-        if (!keep) select_ef(key_ef(key), Need::SecurityState);
+        const bool keep = selection == KeySelection::KeepPrevious && ap_selected_ && signed_with_ == key_fid;
+        if (!keep) select_ef(key_fid, Need::SecurityState);
         Response r = exchange(command::compute_digital_signature(data, format));
+        // The key EF stays the card's current EF until someone selects another. Also after the
+        // card refused the format (6A86, 6700: ISO 7816-4 checking errors leave the current EF
+        // as it was), so a refused PSS proof costs the next signature no SELECT; after other
+        // errors (6982...) nothing is kept. KeepPrevious callers check every signature, so a
+        // card that behaves otherwise costs a retry, never a wrong result.
+        if (r.sw == 0x9000 || r.sw == 0x6A86 || r.sw == 0x6700) signed_with_ = key_fid;
+        else signed_with_.reset();
         expect_ok(r.sw, Instruction::ComputeDigitalSignature, "COMPUTE DIGITAL SIGNATURE");
         if (r.data.empty()) throw_invalid_response("empty signature");
-        signed_with_ = key_ef(key);  // still the card's current EF until someone selects another
         return std::move(r.data);
     });
 }
 
 Bytes JpkiApplet::sign(PinRole key, std::span<const std::uint8_t> input, KeySelection selection) {
-    if (input.empty() || input.size() > max_sign_input) {
-        throw CardError(CardError::Kind::WrongLength, 0, "sign input must be 1..245 bytes");
-    }
     return compute_digital_signature(key, input, command::SignatureFormat::Pkcs1V15, selection);
 }
 
 Bytes JpkiApplet::sign_pss_sha256(PinRole key, std::span<const std::uint8_t> hash, KeySelection selection) {
-    if (hash.size() != pss_hash_length) {
-        throw CardError(CardError::Kind::WrongLength, 0, "PSS input must be a 32-byte SHA-256 hash");
-    }
     return compute_digital_signature(key, hash, command::SignatureFormat::PssSha256, selection);
 }
 

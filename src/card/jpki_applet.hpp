@@ -68,9 +68,13 @@ enum class KeySelection { Select, KeepPrevious };
 class JpkiApplet {
 public:
     // `plan`: what is known of the card and reader's READ BINARY forms (default: nothing yet).
-    explicit JpkiApplet(transport::Connection& connection, ReadPlan plan = {}) noexcept;
+    // `profile`: the card's AID, files, PINs and keys (card/profile.hpp); it must outlive the
+    // applet (the profiles are constexpr tables with static storage).
+    explicit JpkiApplet(transport::Connection& connection, ReadPlan plan = {},
+                        const CardProfile& profile = jpki_card_profile) noexcept;
     // Owning form; throws std::invalid_argument for a null connection.
-    explicit JpkiApplet(std::unique_ptr<transport::Connection> connection, ReadPlan plan = {});
+    explicit JpkiApplet(std::unique_ptr<transport::Connection> connection, ReadPlan plan = {},
+                        const CardProfile& profile = jpki_card_profile);
     JpkiApplet(const JpkiApplet&) = delete;
     JpkiApplet& operator=(const JpkiApplet&) = delete;
     JpkiApplet(JpkiApplet&&) = delete;
@@ -99,7 +103,10 @@ public:
     // the same transaction. EF 0001 needs the SignPin verified (6982 ->
     // SecurityStatusNotSatisfied, no other form tried) and is read under the rule above: the AP
     // is never selected for it. Filler after the DER object is not returned.
+    // The profile's certificate and CA certificate files are the only ones (e.g.
+    // profile().role(PinRole::Auth).certificate); the file's access says whether the PIN is needed.
     Bytes read_certificate(Fid certificate_ef);
+    Bytes read_certificate(const ReadableFile& certificate);
 
     // The PIN's retry counter via SELECT PIN EF + empty VERIFY (spends no try): 63Cx -> x,
     // 6984 -> 0. A 9000 answer (PIN verified, counter refilled) -> the maximum.
@@ -113,14 +120,17 @@ public:
     void verify(PinRole role, const SecureBytes& pin, const TriesCheck& check = {});
 
     // COMPUTE DIGITAL SIGNATURE P1 00 with the key of `key` (EF 0017 / 001A): the card applies
-    // PKCS#1 v1.5 type-1 padding to 1..245 bytes (a DigestInfo); else WrongLength, zero APDUs.
+    // PKCS#1 v1.5 type-1 padding to the input, whose length must be within the profile's limits
+    // for the format (1..245 bytes, a DigestInfo, on the JPKI card); else WrongLength, zero APDUs.
+    // A format the profile does not list for the key: FunctionNotSupported, zero APDUs.
     // 6982 -> SecurityStatusNotSatisfied: the caller reports "not logged in", never re-sends a PIN.
     // KeySelection::KeepPrevious skips the SELECT of the key EF when our previous SIGN used the
     // same key and we have selected nothing since: a series of signatures then costs one APDU
     // each. Another program may have selected another EF in between, so the caller must check
     // such a signature against the key's public key and sign again with Select if it fails.
     Bytes sign(PinRole key, std::span<const std::uint8_t> input, KeySelection selection = KeySelection::Select);
-    // P1 04: RSASSA-PSS over a 32-byte SHA-256 hash (else WrongLength, zero APDUs).
+    // P1 04: RSASSA-PSS over a 32-byte SHA-256 hash (else WrongLength, zero APDUs; the limits
+    // and FunctionNotSupported as for sign()).
     // 6A86 -> FunctionNotSupported.
     Bytes sign_pss_sha256(PinRole key, std::span<const std::uint8_t> hash,
                           KeySelection selection = KeySelection::Select);
@@ -162,6 +172,7 @@ public:
     void forget_selection() noexcept;
 
     [[nodiscard]] transport::Connection& connection() noexcept { return connection_; }
+    [[nodiscard]] const CardProfile& profile() const noexcept { return profile_; }
     // What this card and reader were found to take (short EF identifiers, extended Le).
     [[nodiscard]] const ReadPlan& read_plan() const noexcept { return read_plan_; }
 
@@ -230,6 +241,7 @@ private:
     Bytes compute_digital_signature(PinRole key, std::span<const std::uint8_t> data,
                                     command::SignatureFormat format, KeySelection selection);
 
+    const CardProfile& profile_;
     std::unique_ptr<transport::Connection> owned_;
     transport::Connection& connection_;
 

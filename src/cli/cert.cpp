@@ -52,7 +52,7 @@ Bytes read_sign_certificate(OpenCard& card) {
     guard(card.applet().tries_left(PinRole::Sign));
     const SecureBytes pin = read_pin(PinRole::Sign, msg(tr("{}: "), pin_name(PinRole::Sign)));
     card.verify(PinRole::Sign, pin, guard);
-    return card.applet().read_certificate(card::ef::sign_certificate);
+    return card.applet().read_certificate(card.applet().profile().role(PinRole::Sign).certificate);
 }
 
 void require_sign_certificate(OpenCard& card) {
@@ -85,15 +85,16 @@ int export_certificate(const Args& args) {
 
     CardAccess access;
     auto card = access.open(args.value("reader"));
+    const card::CardProfile& profile = card->applet().profile();
     Bytes certificate;
     if (what == "auth") {
-        certificate = card->applet().read_certificate(card::ef::auth_certificate);
+        certificate = card->applet().read_certificate(profile.role(PinRole::Auth).certificate);
     } else if (what == "auth-ca") {
-        certificate = card->applet().read_certificate(card::ef::auth_ca_certificate);
+        certificate = card->applet().read_certificate(profile.role(PinRole::Auth).ca_certificate);
     } else {
         require_sign_certificate(*card);
         certificate = what == "sign" ? read_sign_certificate(*card)
-                                     : card->applet().read_certificate(card::ef::sign_ca_certificate);
+                                     : card->applet().read_certificate(profile.role(PinRole::Sign).ca_certificate);
     }
     card.reset();  // ends a login now, before anything is written
 
@@ -207,13 +208,14 @@ int verify_card(const Args& args) {
     const auto now = std::chrono::system_clock::now();
 
     auto card = access.open(args.value("reader"));
-    const Bytes auth = card->applet().read_certificate(card::ef::auth_certificate);
-    const Bytes auth_ca = card->applet().read_certificate(card::ef::auth_ca_certificate);
+    const card::CardProfile& profile = card->applet().profile();
+    const Bytes auth = card->applet().read_certificate(profile.role(PinRole::Auth).certificate);
+    const Bytes auth_ca = card->applet().read_certificate(profile.role(PinRole::Auth).ca_certificate);
     const bool has_sign = card->applet().has_sign_certificate();
     std::optional<Bytes> sign;
     std::optional<Bytes> sign_ca;
     if (has_sign) {
-        sign_ca = card->applet().read_certificate(card::ef::sign_ca_certificate);
+        sign_ca = card->applet().read_certificate(profile.role(PinRole::Sign).ca_certificate);
         if (args.flag("sign")) sign = read_sign_certificate(*card);
     }
     card.reset();  // ends the login (--sign) before the checks and the output

@@ -105,7 +105,8 @@ int probe(const std::vector<std::string>& words) {
     crypto::Context context;
     // Free to read: it names the card in the cache (the module's token serial) and, for the
     // authentication key, checks the signature.
-    const crypto::Certificate auth_certificate(context, card->applet().read_certificate(card::ef::auth_certificate));
+    const crypto::Certificate auth_certificate(
+        context, card->applet().read_certificate(card->applet().profile().role(card::PinRole::Auth).certificate));
     // Refused before the PIN is typed at 1 try left or locked; checked again right before the VERIFY.
     final_try_guard(role)(card->applet().tries_left(role));
     const SecureBytes pin = read_pin(role, msg(tr("{}: "), pin_name(role)));
@@ -118,7 +119,8 @@ int probe(const std::vector<std::string>& words) {
         card->verify(role, pin, final_try_guard(role));
         std::optional<crypto::Certificate> sign_certificate;
         if (role == card::PinRole::Sign)  // readable only after the VERIFY
-            sign_certificate.emplace(context, card->applet().read_certificate(card::ef::sign_certificate));
+            sign_certificate.emplace(
+                context, card->applet().read_certificate(card->applet().profile().role(card::PinRole::Sign).certificate));
         const crypto::RsaPublicKey key = (sign_certificate ? *sign_certificate : auth_certificate).public_key();
         const Bytes hash = crypto::random_bytes(context, card::pss_hash_length);
         proof = card::prove_pss(card->applet(), role, hash, [&](crypto::ByteView signed_hash, crypto::ByteView signature) {

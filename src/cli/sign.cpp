@@ -194,7 +194,7 @@ int run_sign(const std::vector<std::string>& words) {
     // The authentication certificate is free to read: checked before the PIN. The signing one
     // needs the password: checked right after it is read, before the COMPUTE DIGITAL SIGNATURE.
     if (role == card::PinRole::Auth) {
-        certificate.emplace(context, card->applet().read_certificate(card::ef::auth_certificate));
+        certificate.emplace(context, card->applet().read_certificate(card->applet().profile().role(role).certificate));
         refuse_outside_validity(*certificate, role, std::chrono::system_clock::now());
     }
     // Refused before the PIN is typed at 1 try left or locked; checked again right before the VERIFY.
@@ -208,7 +208,7 @@ int run_sign(const std::vector<std::string>& words) {
     card->applet().in_transaction([&] {
         card->verify(role, pin, final_try_guard(role));
         if (!certificate) {
-            certificate.emplace(context, card->applet().read_certificate(card::ef::sign_certificate));
+            certificate.emplace(context, card->applet().read_certificate(card->applet().profile().role(role).certificate));
             refuse_outside_validity(*certificate, role, std::chrono::system_clock::now());
         }
         subject = certificate->subject_text();

@@ -134,8 +134,8 @@ void add_pin_warnings(const PinReport& pin, std::vector<Warning>& warnings) {
 
 void read_certificate(OpenCard& card, CertificateReport& report, crypto::Context& context,
                       const std::vector<CaFile>& cas, std::chrono::system_clock::time_point now) {
-    const card::Fid ef = report.role == PinRole::Auth ? card::ef::auth_certificate : card::ef::sign_certificate;
-    report.certificate.emplace(context, card.applet().read_certificate(ef));
+    const card::ReadableFile& file = card.applet().profile().role(report.role).certificate;
+    report.certificate.emplace(context, card.applet().read_certificate(file));
     report.issuer = find_issuer(cas, *report.certificate);
     report.expiry = expiry_of(*report.certificate, now);
     if (report.role == PinRole::Sign) report.holder = decode_holder(report.certificate->der());

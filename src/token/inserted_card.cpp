@@ -11,29 +11,6 @@
 #include <thread>
 
 namespace jpki::token {
-namespace {
-
-// What each token shows (docs/design.md §3 "Objects"); labels and IDs as OpenSC's JPKI driver
-// gives them, so PKCS#11 URIs written for OpenSC keep working.
-struct RoleObjects {
-    card::Fid certificate_ef;
-    card::Fid ca_ef;
-    std::uint8_t id;
-    std::uint8_t ca_id;
-    const char* certificate_label;
-    const char* key_label;
-    const char* public_key_label;
-    const char* ca_label;
-};
-constexpr RoleObjects kAuthObjects{card::ef::auth_certificate, card::ef::auth_ca_certificate, 0x01, 0x03,
-                                   "User Authentication Certificate", "User Authentication Key",
-                                   "User Authentication Public Key", "User Authentication Certificate CA"};
-constexpr RoleObjects kSignObjects{card::ef::sign_certificate, card::ef::sign_ca_certificate, 0x02, 0x04,
-                                   "Digital Signature Certificate", "Digital Signature Key",
-                                   "Digital Signature Public Key", "Digital Signature Certificate CA"};
-const RoleObjects& role_objects(PinRole role) { return role == PinRole::Auth ? kAuthObjects : kSignObjects; }
-
-}  // namespace
 
 CK_RV rv_for(const card::CardError& error) noexcept {
     using Kind = card::CardError::Kind;
@@ -180,7 +157,7 @@ decltype(auto) InsertedCard::card_call(F&& body, std::optional<PinRole> pin) {
     }
 }
 
-std::string InsertedCard::serial() { return certificate(card::ef::auth_certificate).token_serial(); }
+std::string InsertedCard::serial() { return certificate(PinRole::Auth).token_serial(); }
 
 void InsertedCard::note_tries(PinRole role, int left) {
     RoleState& pin = state(role);
@@ -326,8 +303,7 @@ void InsertedCard::change_pin(PinRole role, const SecureBytes& old_pin, const Se
 
 Bytes InsertedCard::sign(PinRole role, const SignMechanism& mechanism, std::span<const std::uint8_t> card_input) {
     if (!logged_in(role)) throw Error(CKR_USER_NOT_LOGGED_IN);
-    const crypto::RsaPublicKey key =
-        certificate(role == PinRole::Auth ? card::ef::auth_certificate : card::ef::sign_certificate).public_key();
+    const crypto::RsaPublicKey key = certificate(role).public_key();
     const auto card_sign = [&](card::KeySelection selection) {
         return mechanism.needs_pss() ? applet_.sign_pss_sha256(role, card_input, selection)
                                      : applet_.sign(role, card_input, selection);
@@ -383,7 +359,7 @@ void InsertedCard::prove_pss_after_login(PinRole role) {
         if (settings_.note) settings_.note(line);
     };
     try {
-        const crypto::RsaPublicKey key = certificate(card::ef::auth_certificate).public_key();
+        const crypto::RsaPublicKey key = certificate(PinRole::Auth).public_key();
         const Bytes hash = crypto::random_bytes(crypto_, card::pss_hash_length);
         const card::PssProof proof = card_call([&] {
             return card::prove_pss(applet_, role, hash, [&](auto signed_hash, auto signature) {
@@ -402,34 +378,52 @@ void InsertedCard::prove_pss_after_login(PinRole role) {
     }
 }
 
-const crypto::Certificate& InsertedCard::certificate(card::Fid ef) {
-    auto& slot = ef == card::ef::auth_certificate      ? certificates_.auth
-                 : ef == card::ef::auth_ca_certificate ? certificates_.auth_ca
-                 : ef == card::ef::sign_certificate    ? certificates_.sign
-                                                       : certificates_.sign_ca;
-    if (!slot) {
+const crypto::Certificate& InsertedCard::certificate(const card::ReadableFile& file) {
+    auto found = certificates_.find(file.fid);
+    if (found == certificates_.end()) {
         // Read once per insertion and kept in memory only: the signing certificate carries the
         // holder's name, address and birth date (docs/design.md §3).
-        const Bytes der = card_call([&] { return applet_.read_certificate(ef); });
+        const Bytes der = card_call([&] { return applet_.read_certificate(file); });
         try {
-            slot.emplace(crypto_, der);
+            found = certificates_.try_emplace(file.fid, crypto_, der).first;
         } catch (const std::exception& error) {
             throw Error(CKR_DEVICE_ERROR, std::string("certificate on the card does not parse: ") + error.what());
         }
     }
-    return *slot;
+    return found->second;
 }
 
-void InsertedCard::add_object(PinRole role, const Recipe& recipe) {
+const crypto::Certificate& InsertedCard::certificate(PinRole role) {
+    return certificate(applet_.profile().role(role).certificate);
+}
+
+std::size_t InsertedCard::signature_size(PinRole role) {
+    const crypto::Certificate& of_key = certificate(role);
+    try {
+        return of_key.public_key().size();
+    } catch (const crypto::Error& error) {
+        throw Error(CKR_DEVICE_ERROR, std::string("certificate on the card is unusable: ") + error.what());
+    }
+}
+
+void InsertedCard::add_object(PinRole role, const ObjectRow& row) {
     RoleState& pin = state(role);
     const CK_OBJECT_HANDLE handle = handles_.fetch_add(1) + 1;
+    if (row.from == ObjectSource::None) {
+        // Nothing to read from the card: the object is whole at once.
+        pin.objects.push_back(make_public_certificates_profile(handle));
+        pin.recipes.emplace_back();
+        return;
+    }
+    const Recipe recipe{&row, {nullptr, Bytes{row.id}, std::string(row.label), row.from == ObjectSource::CaCertificate,
+                               row.visible == Visibility::AfterLogin}};
     // What is known without reading the certificate; complete() makes the real object.
-    Object stub(handle, recipe.object_class);
-    stub.set_bool(CKA_PRIVATE, recipe.object_class == CKO_PRIVATE_KEY || recipe.spec.is_private)
+    Object stub(handle, row.cls);
+    stub.set_bool(CKA_PRIVATE, row.cls == CKO_PRIVATE_KEY || recipe.spec.is_private)
         .set(CKA_ID, recipe.spec.id)
         .set_text(CKA_LABEL, recipe.spec.label)
         .mark_incomplete();
-    if (recipe.object_class == CKO_CERTIFICATE) stub.set_ulong(CKA_CERTIFICATE_TYPE, CKC_X_509);
+    if (row.cls == CKO_CERTIFICATE) stub.set_ulong(CKA_CERTIFICATE_TYPE, CKC_X_509);
     else stub.set_ulong(CKA_KEY_TYPE, CKK_RSA);
     pin.objects.push_back(std::move(stub));
     pin.recipes.push_back(recipe);
@@ -440,9 +434,11 @@ const Object& InsertedCard::complete(PinRole role, std::size_t index) {
     Object& object = pin.objects[index];
     if (object.complete()) return object;
     Recipe& recipe = *pin.recipes[index];
-    recipe.spec.certificate = &certificate(recipe.certificate_ef);
+    const card::RoleProfile& files = applet_.profile().role(role);
+    recipe.spec.certificate =
+        &certificate(recipe.row->from == ObjectSource::CaCertificate ? files.ca_certificate : files.certificate);
     const KeyRole key_role = role == PinRole::Auth ? KeyRole::Auth : KeyRole::Sign;
-    switch (recipe.object_class) {
+    switch (recipe.row->cls) {
         case CKO_CERTIFICATE: object = make_certificate(object.handle(), recipe.spec); break;
         case CKO_PUBLIC_KEY: object = make_public_key(object.handle(), recipe.spec, key_role); break;
         default:
@@ -455,27 +451,18 @@ const Object& InsertedCard::complete(PinRole role, std::size_t index) {
 
 void InsertedCard::build_objects(PinRole role) {
     RoleState& pin = state(role);
-    const RoleObjects& spec = role_objects(role);
-    const Bytes id{spec.id};
+    // One pass over the rows per stage (objects.hpp object_rows): FirstLook rows when the token
+    // is first looked at, AfterLogin rows at the first look while logged in.
+    const auto add_rows = [&](Visibility visible) {
+        for (const ObjectRow& row : object_rows)
+            if (row.role == role && row.visible == visible) add_object(role, row);
+    };
     if (!pin.objects_built) {
-        add_object(role, {CKO_CERTIFICATE, spec.ca_ef, {nullptr, Bytes{spec.ca_id}, spec.ca_label, true, false}});
-        if (role == PinRole::Auth) {
-            // The authentication certificate is readable without PIN: NSS may list it (and its
-            // public key) before login; the profile object tells it so (docs/design.md §3).
-            add_object(role, {CKO_CERTIFICATE, spec.certificate_ef, {nullptr, id, spec.certificate_label, false, false}});
-            add_object(role, {CKO_PUBLIC_KEY, spec.certificate_ef, {nullptr, id, spec.public_key_label, false, false}});
-            pin.objects.push_back(make_public_certificates_profile(handles_.fetch_add(1) + 1));
-            pin.recipes.emplace_back();
-        }
+        add_rows(Visibility::FirstLook);
         pin.objects_built = true;
     }
     if (!pin.private_objects_built && logged_in(role)) {
-        if (role == PinRole::Sign) {
-            // EF 0001 is readable only after the signature password: these appear after login.
-            add_object(role, {CKO_CERTIFICATE, spec.certificate_ef, {nullptr, id, spec.certificate_label, false, true}});
-            add_object(role, {CKO_PUBLIC_KEY, spec.certificate_ef, {nullptr, id, spec.public_key_label, false, true}});
-        }
-        add_object(role, {CKO_PRIVATE_KEY, spec.certificate_ef, {nullptr, id, spec.key_label, false, true}});
+        add_rows(Visibility::AfterLogin);
         pin.private_objects_built = true;
     }
 }

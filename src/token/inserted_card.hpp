@@ -25,6 +25,7 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -63,6 +64,8 @@ public:
     // The PC/SC reader the card is in.
     [[nodiscard]] const std::string& reader() const { return reader_; }
     [[nodiscard]] const card::CardInfo& info() const { return info_; }
+    // What kind of card this is (card/profile.hpp): files, PIN rules, keys, signature formats.
+    [[nodiscard]] const card::CardProfile& profile() const { return applet_.profile(); }
     // Asked of the card once, when the signing token is first looked at.
     bool has_sign_certificate();
 
@@ -129,6 +132,11 @@ public:
     void prove_pss_after_login(PinRole role);
     // The key's RSA-PSS fact as the module knows it now (Unknown under `auto` before a proof).
     cache::Fact pss_fact(PinRole role);
+    // The length in bytes of a signature by the role's key: its certificate's RSA modulus (256
+    // for RSA-2048). Reads the certificate if it is not read yet (the signing one needs the
+    // signature password: CKR_USER_NOT_LOGGED_IN before it); CKR_DEVICE_ERROR when its key does
+    // not decode.
+    std::size_t signature_size(PinRole role);
 
     // Handles of the role's visible objects (private ones only when logged in) that match the
     // template; a certificate is read only when the template needs one of its attributes.
@@ -154,14 +162,16 @@ private:
 
     // How to make one object once its certificate is at hand (objects.hpp makers).
     struct Recipe {
-        CK_OBJECT_CLASS object_class;
-        card::Fid certificate_ef;  // the certificate the object's attributes come from
-        CertificateObjects spec;   // spec.certificate is filled in when the object is completed
+        const ObjectRow* row;     // object_rows: class, and which certificate the attributes come from
+        CertificateObjects spec;  // spec.certificate is filled in when the object is completed
     };
 
-    const crypto::Certificate& certificate(card::Fid ef);
+    // A certificate file of the card profile, read once per insertion.
+    const crypto::Certificate& certificate(const card::ReadableFile& file);
+    // The role's own certificate (its key's).
+    const crypto::Certificate& certificate(PinRole role);
     void build_objects(PinRole role);
-    void add_object(PinRole role, const Recipe& recipe);
+    void add_object(PinRole role, const ObjectRow& row);
     const Object& complete(PinRole role, std::size_t index);
     std::vector<std::size_t> visible(PinRole role);
     // The check the applet runs between its empty VERIFY and the VERIFY, in one transaction:
@@ -204,15 +214,13 @@ private:
     std::optional<std::uint64_t> verified_at_resets_;
     bool reset_pending_ = false;
 
-    struct Certificates {
-        std::optional<crypto::Certificate> auth, auth_ca, sign, sign_ca;
-    } certificates_;
+    std::map<card::Fid, crypto::Certificate> certificates_;  // by certificate EF, as read
     struct RoleState {
         std::optional<int> tries_left;
         std::chrono::steady_clock::time_point tries_read{};  // when tries_left was last learnt
         bool logged_in = false;
         std::uint64_t login_epoch = 0;  // the applet's security_epoch() at the VERIFY
-        std::vector<Object> objects;  // objects[i] is made by recipes[i] (none for the profile)
+        std::vector<Object> objects;  // objects[i] is made by recipes[i] (none for CKO_PROFILE)
         std::vector<std::optional<Recipe>> recipes;
         bool objects_built = false;
         bool private_objects_built = false;

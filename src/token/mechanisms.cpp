@@ -1,6 +1,5 @@
 #include "token/mechanisms.hpp"
 
-#include "card/profile.hpp"
 #include "token/errors.hpp"
 
 #include <algorithm>
@@ -16,22 +15,22 @@ constexpr std::size_t kPssHash = card::pss_hash_length;
 
 constexpr std::array<SignMechanism, 8> kSignMechanisms = {{
     {.type = CKM_RSA_PKCS, .parameter = Parameter::None, .host_digest = std::nullopt,
-     .card_format = Format::Pkcs1V15, .min_input = 1, .max_input = card::max_sign_input},
+     .card_format = Format::Pkcs1V15},
     {.type = CKM_SHA1_RSA_PKCS, .parameter = Parameter::None, .host_digest = DigestAlgorithm::Sha1,
-     .card_format = Format::Pkcs1V15, .min_input = 0, .max_input = 0},
+     .card_format = Format::Pkcs1V15},
     {.type = CKM_SHA224_RSA_PKCS, .parameter = Parameter::None, .host_digest = DigestAlgorithm::Sha224,
-     .card_format = Format::Pkcs1V15, .min_input = 0, .max_input = 0},
+     .card_format = Format::Pkcs1V15},
     {.type = CKM_SHA256_RSA_PKCS, .parameter = Parameter::None, .host_digest = DigestAlgorithm::Sha256,
-     .card_format = Format::Pkcs1V15, .min_input = 0, .max_input = 0},
+     .card_format = Format::Pkcs1V15},
     {.type = CKM_SHA384_RSA_PKCS, .parameter = Parameter::None, .host_digest = DigestAlgorithm::Sha384,
-     .card_format = Format::Pkcs1V15, .min_input = 0, .max_input = 0},
+     .card_format = Format::Pkcs1V15},
     {.type = CKM_SHA512_RSA_PKCS, .parameter = Parameter::None, .host_digest = DigestAlgorithm::Sha512,
-     .card_format = Format::Pkcs1V15, .min_input = 0, .max_input = 0},
+     .card_format = Format::Pkcs1V15},
     // The caller hashed (NSS's TLS 1.3 CertificateVerify, libp11): exactly one SHA-256 hash.
     {.type = CKM_RSA_PKCS_PSS, .parameter = Parameter::PssSha256Salt32, .host_digest = std::nullopt,
-     .card_format = Format::PssSha256, .min_input = kPssHash, .max_input = kPssHash},
+     .card_format = Format::PssSha256},
     {.type = CKM_SHA256_RSA_PKCS_PSS, .parameter = Parameter::PssSha256Salt32,
-     .host_digest = DigestAlgorithm::Sha256, .card_format = Format::PssSha256, .min_input = 0, .max_input = 0},
+     .host_digest = DigestAlgorithm::Sha256, .card_format = Format::PssSha256},
 }};
 
 // PKCS#11 2.40 §2.1.14: the PSS parameter names the hash (which must match the mechanism's own
@@ -60,8 +59,8 @@ const SignMechanism& sign_mechanism(CK_MECHANISM_TYPE type) {
     return *row;
 }
 
-CK_MECHANISM_INFO mechanism_info(const SignMechanism& /*mechanism*/, std::size_t key_bits) {
-    return CK_MECHANISM_INFO{key_bits, key_bits, CKF_HW | CKF_SIGN};
+CK_MECHANISM_INFO mechanism_info(const SignMechanism& /*mechanism*/, const card::CardKey& key) {
+    return CK_MECHANISM_INFO{key.bits, key.bits, CKF_HW | CKF_SIGN};
 }
 
 bool verifies(crypto::Context& context, const SignMechanism& mechanism, const crypto::RsaPublicKey& key,
@@ -70,8 +69,9 @@ bool verifies(crypto::Context& context, const SignMechanism& mechanism, const cr
     return crypto::verify_pkcs1(context, key, std::nullopt, card_input, signature);
 }
 
-DataCollector::DataCollector(crypto::Context& context, const CK_MECHANISM& mechanism)
-    : mechanism_(&sign_mechanism(mechanism.mechanism)) {
+DataCollector::DataCollector(crypto::Context& context, const CK_MECHANISM& mechanism, const card::RoleProfile& key)
+    : mechanism_(&sign_mechanism(mechanism.mechanism)), format_(key.signature_format(mechanism_->card_format)) {
+    if (format_ == nullptr) throw Error(CKR_MECHANISM_INVALID, "the card's key does not take this signature format");
     check_parameter(*mechanism_, mechanism);
     if (mechanism_->host_digest) running_digest_.emplace(context, *mechanism_->host_digest);
 }
@@ -82,7 +82,7 @@ void DataCollector::update(std::span<const std::uint8_t> part) {
         running_digest_->update(part);
         return;
     }
-    if (buffered_.size() + part.size() > mechanism_->max_input) {
+    if (buffered_.size() + part.size() > format_->max_input) {
         too_long_ = true;  // reported at the end, as C_SignFinal's CKR_DATA_LEN_RANGE
         return;
     }
@@ -94,7 +94,7 @@ Bytes DataCollector::card_input() {
         Bytes hash = running_digest_->final();
         return mechanism_->needs_pss() ? hash : crypto::digest_info(*mechanism_->host_digest, hash);
     }
-    if (too_long_ || buffered_.size() < mechanism_->min_input || buffered_.size() > mechanism_->max_input)
+    if (too_long_ || buffered_.size() < format_->min_input || buffered_.size() > format_->max_input)
         throw Error(CKR_DATA_LEN_RANGE);
     return buffered_;
 }

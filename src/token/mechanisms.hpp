@@ -9,6 +9,7 @@
 #pragma once
 
 #include "card/commands.hpp"
+#include "card/profile.hpp"
 #include "crypto/context.hpp"
 #include "crypto/digest.hpp"
 #include "crypto/rsa.hpp"
@@ -22,9 +23,6 @@
 
 namespace jpki::token {
 
-constexpr std::size_t kRsaBits = 2048;
-constexpr std::size_t kSignatureSize = kRsaBits / 8;
-
 struct SignMechanism {
     // What CK_MECHANISM.pParameter must be: nothing (PKCS#11 2.40 §2.1.6, §2.1.14), or a
     // CK_RSA_PKCS_PSS_PARAMS naming exactly what the card does (§2.1.10-11): SHA-256,
@@ -36,10 +34,9 @@ struct SignMechanism {
     // The host hashes the caller's data with this (CKM_SHAx_*); nullopt: the data goes as it is.
     std::optional<crypto::DigestAlgorithm> host_digest;
     // PKCS#1 v1.5: a host hash goes to the card as its DER DigestInfo; PSS: as the bare hash.
+    // Without a host digest the data goes as it is, within the limits the card profile gives
+    // for this format and key (card/profile.hpp SignatureFormatSpec).
     card::command::SignatureFormat card_format;
-    // Without a host digest, the data's length in bytes must be within these: what the card takes.
-    std::size_t min_input;
-    std::size_t max_input;
 
     [[nodiscard]] bool needs_pss() const noexcept { return card_format == card::command::SignatureFormat::PssSha256; }
 };
@@ -48,9 +45,9 @@ struct SignMechanism {
 std::span<const SignMechanism> sign_mechanisms();
 // The row of `type`; Error(CKR_MECHANISM_INVALID) when the module has none.
 const SignMechanism& sign_mechanism(CK_MECHANISM_TYPE type);
-// The row's CK_MECHANISM_INFO for a key of `key_bits` (the card signs; CKF_VERIFY is not
-// claimed: C_Verify exists in software but is not what the token offers).
-CK_MECHANISM_INFO mechanism_info(const SignMechanism& mechanism, std::size_t key_bits);
+// The row's CK_MECHANISM_INFO for the key (the card signs; CKF_VERIFY is not claimed: C_Verify
+// exists in software but is not what the token offers).
+CK_MECHANISM_INFO mechanism_info(const SignMechanism& mechanism, const card::CardKey& key);
 // Whether `signature` is the card's signature of `card_input` (what card_input() gave) under
 // `key`, by the row's signature scheme. Throws crypto::Error only when OpenSSL cannot work.
 bool verifies(crypto::Context& context, const SignMechanism& mechanism, const crypto::RsaPublicKey& key,
@@ -60,9 +57,10 @@ bool verifies(crypto::Context& context, const SignMechanism& mechanism, const cr
 // collects the data, single- or multi-part, and yields the bytes the card works on.
 class DataCollector {
 public:
-    // Error(CKR_MECHANISM_INVALID) for a mechanism the module lacks, CKR_MECHANISM_PARAM_INVALID
-    // for a parameter the row does not take.
-    DataCollector(crypto::Context& context, const CK_MECHANISM& mechanism);
+    // `key`: the card profile's row for the key that signs (its formats and their input limits).
+    // Error(CKR_MECHANISM_INVALID) for a mechanism the module lacks or a format the key's card
+    // never takes, CKR_MECHANISM_PARAM_INVALID for a parameter the row does not take.
+    DataCollector(crypto::Context& context, const CK_MECHANISM& mechanism, const card::RoleProfile& key);
 
     [[nodiscard]] const SignMechanism& mechanism() const { return *mechanism_; }
     void update(std::span<const std::uint8_t> part);
@@ -74,8 +72,9 @@ public:
 
 private:
     const SignMechanism* mechanism_;
+    const card::SignatureFormatSpec* format_;  // the card's limits for the row's format
     std::optional<crypto::Digest> running_digest_;
-    Bytes buffered_;  // no host digest: the data, never more than the row's max_input kept
+    Bytes buffered_;  // no host digest: the data, never more than the format's max_input kept
     bool multi_part_ = false;
     bool too_long_ = false;
 };

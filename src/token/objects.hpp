@@ -2,10 +2,13 @@
 // PKCS#11 2.40 §5.7.5 (C_GetAttributeValue) and §5.7.7 (template matching), in one place.
 #pragma once
 
+#include "card/profile.hpp"
 #include "crypto/certificate.hpp"
 #include "jpki/pkcs11.hpp"
 #include "jpki/transport.hpp"
 
+#include <array>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <set>
@@ -82,5 +85,49 @@ Object make_private_key(CK_OBJECT_HANDLE handle, const CertificateObjects& spec,
                         bool always_authenticate);
 // CKO_PROFILE with CKP_PUBLIC_CERTIFICATES_TOKEN: NSS then lists certificates without login.
 Object make_public_certificates_profile(CK_OBJECT_HANDLE handle);
+
+// ---- What each token shows, one row per object (docs/design.md §3 "Objects") ----------------
+
+// Where an object's attributes come from: the role's certificate (its key objects too), the
+// role's CA certificate (card::RoleProfile), or nothing read from the card.
+enum class ObjectSource : std::uint8_t { Certificate, CaCertificate, None };
+// When an object is listed. AfterLogin objects carry CKA_PRIVATE = true.
+enum class Visibility : std::uint8_t { FirstLook, AfterLogin };
+
+struct ObjectRow {
+    card::PinRole role;      // the token (slot) that shows it
+    CK_OBJECT_CLASS cls;     // CKO_CERTIFICATE, CKO_PUBLIC_KEY, CKO_PRIVATE_KEY or CKO_PROFILE
+    std::uint8_t id;         // CKA_ID, one byte (none for CKO_PROFILE)
+    std::string_view label;  // CKA_LABEL (none for CKO_PROFILE)
+    ObjectSource from;
+    Visibility visible;
+};
+
+// Labels and IDs as OpenSC's JPKI driver gives them, so PKCS#11 URIs written for OpenSC keep
+// working. A role's objects are made in this order, its FirstLook rows when the token is first
+// looked at and its AfterLogin rows at the first look after login; handles follow that order.
+inline constexpr std::array<ObjectRow, 9> object_rows = {{
+    // The authentication certificate is readable without PIN: NSS may list it (and its public
+    // key) before login; the profile object tells it so.
+    {.role = card::PinRole::Auth, .cls = CKO_CERTIFICATE, .id = 0x03, .label = "User Authentication Certificate CA",
+     .from = ObjectSource::CaCertificate, .visible = Visibility::FirstLook},
+    {.role = card::PinRole::Auth, .cls = CKO_CERTIFICATE, .id = 0x01, .label = "User Authentication Certificate",
+     .from = ObjectSource::Certificate, .visible = Visibility::FirstLook},
+    {.role = card::PinRole::Auth, .cls = CKO_PUBLIC_KEY, .id = 0x01, .label = "User Authentication Public Key",
+     .from = ObjectSource::Certificate, .visible = Visibility::FirstLook},
+    {.role = card::PinRole::Auth, .cls = CKO_PROFILE, .id = 0x00, .label = "",
+     .from = ObjectSource::None, .visible = Visibility::FirstLook},
+    {.role = card::PinRole::Auth, .cls = CKO_PRIVATE_KEY, .id = 0x01, .label = "User Authentication Key",
+     .from = ObjectSource::Certificate, .visible = Visibility::AfterLogin},
+    // The signing certificate (EF 0001) is readable only after the signature password.
+    {.role = card::PinRole::Sign, .cls = CKO_CERTIFICATE, .id = 0x04, .label = "Digital Signature Certificate CA",
+     .from = ObjectSource::CaCertificate, .visible = Visibility::FirstLook},
+    {.role = card::PinRole::Sign, .cls = CKO_CERTIFICATE, .id = 0x02, .label = "Digital Signature Certificate",
+     .from = ObjectSource::Certificate, .visible = Visibility::AfterLogin},
+    {.role = card::PinRole::Sign, .cls = CKO_PUBLIC_KEY, .id = 0x02, .label = "Digital Signature Public Key",
+     .from = ObjectSource::Certificate, .visible = Visibility::AfterLogin},
+    {.role = card::PinRole::Sign, .cls = CKO_PRIVATE_KEY, .id = 0x02, .label = "Digital Signature Key",
+     .from = ObjectSource::Certificate, .visible = Visibility::AfterLogin},
+}};
 
 }  // namespace jpki::token

@@ -7,7 +7,8 @@ void Module::sign_init(CK_SESSION_HANDLE handle, const CK_MECHANISM& mechanism, 
     const auto session = state_->session(handle);
     if (session->sign) throw Error(CKR_OPERATION_ACTIVE);
     bool always_authenticate = false;
-    DataCollector data(state_->crypto, mechanism);  // CKR_MECHANISM_(PARAM_)INVALID first
+    // CKR_MECHANISM_(PARAM_)INVALID before anything else.
+    DataCollector data(state_->crypto, mechanism, session->card->profile().role(session->role));
     state_->with_card(session->card, [&](InsertedCard& card) {
         // RSA-PSS only where the token lists it (proven for this card, or `pss = on`).
         if (!card.offers(session->role, data.mechanism())) throw Error(CKR_MECHANISM_INVALID);
@@ -26,7 +27,10 @@ void Module::sign_init(CK_SESSION_HANDLE handle, const CK_MECHANISM& mechanism, 
 std::size_t Module::signature_length(CK_SESSION_HANDLE handle) {
     const auto session = state_->session(handle);
     if (!session->sign) throw Error(CKR_OPERATION_NOT_INITIALIZED);
-    return kSignatureSize;
+    // The key's own length (docs/design.md §6: the next card's key is another size): its
+    // certificate, read when C_SignInit found the key, so no card I/O here.
+    const PinRole key = session->sign->key;
+    return state_->with_card(session->card, [&](InsertedCard& card) { return card.signature_size(key); });
 }
 
 namespace {
@@ -94,7 +98,7 @@ void Module::verify_init(CK_SESSION_HANDLE handle, const CK_MECHANISM& mechanism
         modulus = *object->find(CKA_MODULUS);
         exponent = *object->find(CKA_PUBLIC_EXPONENT);
     });
-    session->verify.emplace(VerifyOperation{DataCollector(state_->crypto, mechanism),
+    session->verify.emplace(VerifyOperation{DataCollector(state_->crypto, mechanism, session->card->profile().role(session->role)),
                                             crypto::RsaPublicKey(std::move(modulus), std::move(exponent))});
 }
 

@@ -370,7 +370,8 @@ std::vector<CK_MECHANISM_TYPE> Module::mechanism_list(CK_SLOT_ID slot) {
 CK_MECHANISM_INFO Module::mechanism_info(CK_SLOT_ID slot, CK_MECHANISM_TYPE type) {
     const auto mechanisms = mechanism_list(slot);
     if (std::find(mechanisms.begin(), mechanisms.end(), type) == mechanisms.end()) throw Error(CKR_MECHANISM_INVALID);
-    return token::mechanism_info(sign_mechanism(type), kRsaBits);
+    const auto card = state_->present_card(slot);
+    return token::mechanism_info(sign_mechanism(type), card->profile().role(role_of_slot(slot)).key);
 }
 
 std::optional<CK_SLOT_ID> Module::wait_for_slot_event(bool dont_block) {

@@ -10,7 +10,19 @@
 
 #include <catch2/catch.hpp>
 
+#include <ostream>
+
 #include <string>
+
+// Catch prints facts as short_ef_id/extended, e.g. "{no, yes}".
+namespace jpki::cache {
+inline std::ostream& operator<<(std::ostream& out, Fact fact) {
+    return out << (fact == Fact::Yes ? "yes" : fact == Fact::No ? "no" : "unknown");
+}
+inline std::ostream& operator<<(std::ostream& out, const ReadForms& forms) {
+    return out << '{' << forms.short_ef_id << ", " << forms.extended << '}';
+}
+}  // namespace jpki::cache
 
 using namespace apitest;
 
@@ -90,4 +102,48 @@ TEST_CASE("read forms: a recorded 'works' the card refuses still reads, and the 
     Fixture third(both_refused(shared));
     read_auth_certificates(third);
     CHECK(refused_reads(third.apdus()) == 0);
+}
+
+TEST_CASE("read forms: a record of both forms working is corrected to what each card variant takes",
+          "[objects][read-variants][cache][trace]") {
+    using jpki::cache::Fact;
+    struct Case {
+        const char* name;
+        bool short_ef_id, extended, reader_extended;
+        jpki::cache::ReadForms truth;
+    };
+    const Case cases[] = {
+        {"short EF id refused", false, true, true, {Fact::No, Fact::Yes}},
+        {"extended Le refused", true, false, true, {Fact::Yes, Fact::No}},
+        {"reader without extended APDUs", true, true, false, {Fact::Yes, Fact::No}},
+    };
+    for (const Case& c : cases) {
+        CAPTURE(c.name);
+        TempDir cache;
+        const std::map<std::string, std::string> shared = {{"XDG_CACHE_HOME", cache.path().string()}};
+        jpki::crypto::Context crypto;
+        const std::filesystem::path folder = cache.path() / "jpki-pkcs11";
+        Setup setup = one_card([&](CardConfig& config) {
+            config.short_ef_id = c.short_ef_id;
+            config.extended_apdu = c.extended;
+            config.reader_extended = c.reader_extended;
+        });
+        setup.env = shared;
+        Bytes atr;
+        std::string reader;
+        {
+            Fixture f(setup);
+            atr = f.card()->atr();
+            reader = f.reader();
+        }
+        jpki::cache::CardCache(crypto, folder, {}).set_read_forms(reader, atr, {Fact::Yes, Fact::Yes});
+        {
+            Fixture f(setup);
+            read_auth_certificates(f);
+            const CK_SESSION_HANDLE s = f.open(sign_slot);
+            f.login(s, sign_pin);
+            CHECK(f.attribute(s, f.find_one(s, CKO_CERTIFICATE, id_sign), CKA_VALUE) == pki_file("sign-cert.der"));
+        }
+        CHECK(jpki::cache::CardCache(crypto, folder, {}).read_forms(reader, atr) == c.truth);
+    }
 }

@@ -57,16 +57,17 @@ struct OpResult {
 inline OpResult run_op(card::JpkiApplet& applet, Op op) {
     using card::KeySelection;
     using card::PinRole;
-    namespace ef = card::ef;
+    const card::RoleProfile& auth = applet.profile().role(card::PinRole::Auth);
+    const card::RoleProfile& sign = applet.profile().role(card::PinRole::Sign);
     const Bytes digest_info(digest_info_length, 0x5A);
     const Bytes hash(card::pss_hash_length, 0xA5);
     OpResult r;
     switch (op) {
     case Op::Probe: r.info = applet.probe(); break;
     case Op::HasSignCertificate: r.flag = applet.has_sign_certificate(); break;
-    case Op::ReadAuthCertificate: r.bytes = applet.read_certificate(ef::auth_certificate); break;
-    case Op::ReadAuthCaCertificate: r.bytes = applet.read_certificate(ef::auth_ca_certificate); break;
-    case Op::ReadSignCaCertificate: r.bytes = applet.read_certificate(ef::sign_ca_certificate); break;
+    case Op::ReadAuthCertificate: r.bytes = applet.read_certificate(auth.certificate); break;
+    case Op::ReadAuthCaCertificate: r.bytes = applet.read_certificate(auth.ca_certificate); break;
+    case Op::ReadSignCaCertificate: r.bytes = applet.read_certificate(sign.ca_certificate); break;
     case Op::TriesLeftAuth: r.tries = applet.tries_left(PinRole::Auth); break;
     case Op::TriesLeftSign: r.tries = applet.tries_left(PinRole::Sign); break;
     case Op::VerifyAuth: applet.verify(PinRole::Auth, SecureBytes(fuzz_auth_pin)); break;
@@ -74,7 +75,7 @@ inline OpResult run_op(card::JpkiApplet& applet, Op op) {
         // With the final-try guard's check, as the token layer calls it.
         applet.verify(PinRole::Sign, SecureBytes(fuzz_sign_pin), [&r](int tries) { r.tries = tries; });
         break;
-    case Op::ReadSignCertificate: r.bytes = applet.read_certificate(ef::sign_certificate); break;
+    case Op::ReadSignCertificate: r.bytes = applet.read_certificate(sign.certificate); break;
     case Op::SignAuth: r.bytes = applet.sign(PinRole::Auth, digest_info); break;
     case Op::SignSign: r.bytes = applet.sign(PinRole::Sign, digest_info); break;
     case Op::SignSignAgain: r.bytes = applet.sign(PinRole::Sign, digest_info, KeySelection::KeepPrevious); break;

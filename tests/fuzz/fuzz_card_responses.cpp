@@ -65,7 +65,7 @@ void check_pin_commands(Op op, const std::vector<Bytes>& sent) {
             const auto last_select = std::find_if(sent.rbegin() + static_cast<std::ptrdiff_t>(sent.size() - i),
                                                   sent.rend(), is_select);
             require(last_select != sent.rend() &&
-                        is_select_ef(*last_select, auth ? jpki::card::ef::auth_pin : jpki::card::ef::sign_pin),
+                        is_select_ef(*last_select, jpki::card::jpki_card_profile.role(auth ? jpki::card::PinRole::Auth : jpki::card::PinRole::Sign).pin_fid),
                     "VERIFY not right after SELECT of its PIN EF");
             require(std::any_of(sent.begin(), sent.begin() + static_cast<std::ptrdiff_t>(i), is_select_ap),
                     "VERIFY without SELECT AP before it");

@@ -55,7 +55,7 @@ private:
 
 std::optional<std::string> expected_label(const Bytes& answer) {
     if (answer.size() < 2 || answer[answer.size() - 2] != 0x90 || answer.back() != 0x00) return std::nullopt;
-    if (answer.size() - 2 > jpki::card::token_label_length) return std::nullopt;
+    if (answer.size() - 2 > jpki::card::jpki_card_profile.token_label_length) return std::nullopt;
     std::string label(answer.begin(), answer.end() - 2);
     while (!label.empty() && (label.back() == ' ' || label.back() == '\0')) label.pop_back();
     return label;

@@ -65,7 +65,9 @@ n=$(run cli1 "$jpki" status)
 [ "$n" = 2 ] || fail "jpki, first run: $n refused READ BINARYs (expected 2)"
 n=$(run cli2 "$jpki" status)
 [ "$n" = 0 ] || fail "jpki, second run: $n refused READ BINARYs (expected 0)"
-cmp -s "$work/cli1.out" "$work/cli2.out" || fail "jpki: the second run prints something else"
+# Same output but for the days left, which a midnight between two runs changes.
+same_status() { diff -q <(grep -v 'days left' "$work/$1.out") <(grep -v 'days left' "$work/$2.out") >/dev/null; }
+same_status cli1 cli2 || fail "jpki: the second run prints something else"
 
 # A record of both forms working (another card of the same ATR in this reader, say): rewritten.
 records=("$XDG_CACHE_HOME"/jpki-pkcs11/*)
@@ -73,9 +75,10 @@ records=("$XDG_CACHE_HOME"/jpki-pkcs11/*)
 printf 'jpki-pkcs11 card cache 1\nread.short_ef_id = yes\nread.extended = yes\n' >"${records[0]}"
 n=$(run cli3 "$jpki" status)
 [ "$n" = 2 ] || fail "jpki with a stale record: $n refused READ BINARYs (expected 2: each form tried once, then fallen back)"
-cmp -s "$work/cli1.out" "$work/cli3.out" || fail "jpki with a stale record prints something else"
-grep -qx 'read.short_ef_id = no' "${records[0]}" && grep -qx 'read.extended = no' "${records[0]}" ||
+same_status cli1 cli3 || fail "jpki with a stale record prints something else"
+if ! grep -qx 'read.short_ef_id = no' "${records[0]}" || ! grep -qx 'read.extended = no' "${records[0]}"; then
     fail "the stale record was not corrected: $(cat "${records[0]}")"
+fi
 n=$(run cli4 "$jpki" status)
 [ "$n" = 0 ] || fail "jpki after the correction: $n refused READ BINARYs (expected 0)"
 echo "ok: the refused READ BINARY forms are paid once per card model and reader, not per process"

@@ -7,6 +7,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <ostream>
+
 #include <cstdlib>
 #include <fstream>
 #include <optional>
@@ -14,6 +16,16 @@
 #include <string>
 #include <sys/stat.h>
 #include <vector>
+
+// Catch prints facts as short_ef_id/extended, e.g. "{no, yes}".
+namespace jpki::cache {
+inline std::ostream& operator<<(std::ostream& out, Fact fact) {
+    return out << (fact == Fact::Yes ? "yes" : fact == Fact::No ? "no" : "unknown");
+}
+inline std::ostream& operator<<(std::ostream& out, const ReadForms& forms) {
+    return out << '{' << forms.short_ef_id << ", " << forms.extended << '}';
+}
+}  // namespace jpki::cache
 
 namespace {
 

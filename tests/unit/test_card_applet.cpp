@@ -23,7 +23,20 @@ using jpki::card::KeySelection;
 using jpki::card::TriesCheck;
 using jpki::card::PinRole;
 using Kind = CardError::Kind;
-namespace ef = jpki::card::ef;
+// The JPKI AP's files as docs/card.md lists them, written out here so the tests also check that
+// the card profile (card/profile.hpp) sends these numbers.
+namespace ef {
+constexpr jpki::card::Fid sign_certificate = 0x0001;
+constexpr jpki::card::Fid sign_ca_certificate = 0x0002;
+constexpr jpki::card::Fid token_info = 0x0006;
+constexpr jpki::card::Fid certificate_flags = 0x0008;
+constexpr jpki::card::Fid auth_certificate = 0x000A;
+constexpr jpki::card::Fid auth_ca_certificate = 0x000B;
+constexpr jpki::card::Fid auth_key = 0x0017;
+constexpr jpki::card::Fid auth_pin = 0x0018;
+constexpr jpki::card::Fid sign_key = 0x001A;
+constexpr jpki::card::Fid sign_pin = 0x001B;
+}  // namespace ef
 namespace transport = jpki::transport;
 
 std::string hex(std::span<const std::uint8_t> bytes) {
@@ -866,6 +879,14 @@ TEST_CASE("sign with KeepPrevious: the key EF select is skipped only after our o
         CHECK(conn.take() == std::vector<std::string>{"802A048020" + hex(hash) + "00"});
         CHECK(applet.sign_pss_sha256(PinRole::Auth, hash).size() == 256);
         CHECK(conn.take() == std::vector<std::string>{select_ef(0x0017), "802A048020" + hex(hash) + "00"});
+    }
+    SECTION("a card that refuses PSS (6A86) keeps the key EF current: the next KeepPrevious sign skips the select") {
+        conn.card.pss = false;
+        const Bytes hash(32, 0xAA);
+        CHECK(kind_of([&] { (void)applet.sign_pss_sha256(PinRole::Auth, hash); }) == Kind::FunctionNotSupported);
+        CHECK(conn.take() == std::vector<std::string>{select_ef(0x0017), "802A048020" + hex(hash) + "00"});
+        CHECK(keep(PinRole::Auth).size() == 256);
+        CHECK(conn.take() == std::vector<std::string>{sign_apdu});
     }
     SECTION("after forget_selection it does not skip: SecurityStateLost until a new VERIFY, then a select") {
         applet.forget_selection();
