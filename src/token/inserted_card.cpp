@@ -103,7 +103,7 @@ InsertedCard::InsertedCard(std::string reader, std::unique_ptr<transport::Connec
       crypto_(crypto), handles_(handles), settings_(settings),
       cache_(crypto, settings.cache_folder,
              [note = settings.note](const std::string& problem) {
-                 if (note) note("card cache: " + problem);
+                 if (note) note(problem);  // "card cache: <path>: <reason>"
              }),
       atr_(std::move(atr)), read_forms_recorded_(known_forms), pin_fingerprints_(crypto) {}
 
