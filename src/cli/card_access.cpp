@@ -45,7 +45,7 @@ cache::Fact fact(card::ReadPlan::Support support) noexcept {
 RunCache::RunCache()
     : cache(crypto, cache::CardCache::user_folder(), [](const std::string& problem) {
           // A path and the system's reason (card_cache.hpp); the run goes on without the cache.
-          std::fprintf(stderr, "jpki: card cache: %s\n", problem.c_str());
+          std::fprintf(stderr, "%s\n", msg(tr("Warning: the card cache could not be used: {}"), problem).c_str());
       }) {}
 
 OpenCard::OpenCard(std::string reader, std::unique_ptr<transport::Connection> connection, card::CardInfo info,

@@ -19,9 +19,11 @@ enum class ExitCode : int {
     NoCard = 3,        // pcscd unreachable, no reader, no card, not a My Number Card
     PinIncorrect = 4,  // wrong PIN; tries remain (the message says how many)
     PinLocked = 5,     // PIN locked, or the last try was not confirmed (nothing sent)
-    Attention = 6,     // status/doctor: something needs the holder's action (expiry, tries, set-up)
+    Attention = 6,     // status/doctor: something needs the holder's action (expiry, tries, set-up);
+                       // pss probe: proven, but the answer could not be recorded
     Invalid = 7,       // verify: a certificate chain or a signature does not verify
-    Refused = 8,       // setup: a program to change is running, or nothing to change was found
+    Refused = 8,       // setup: a program to change is running, or nothing to change was found;
+                       // pss probe: the card does not sign RSA-PSS (refused, or it does not verify)
 };
 
 // Ends a subcommand: `message` (already translated, one or more lines) goes to stderr, the
@@ -56,5 +58,6 @@ int run_sign(const std::vector<std::string>& words);
 int run_verify(const std::vector<std::string>& words);
 int run_setup(const std::vector<std::string>& words);
 int run_doctor(const std::vector<std::string>& words);
+int run_pss(const std::vector<std::string>& words);
 
 }  // namespace jpki::cli

@@ -26,7 +26,7 @@ struct Command {
     const char* summary;  // English, marked by noop_tr(); translated when shown
 };
 
-const std::array<Command, 7> commands = {{
+const std::array<Command, 8> commands = {{
     {"status", run_status, noop_tr("Readers, cards, certificates (days left, renewal) and PIN tries left")},
     {"pin", run_pin, noop_tr("Change a PIN, or verify one (the deliberate way to spend a last try)")},
     {"cert", run_cert, noop_tr("Export the certificates, or verify them against the J-LIS CAs (offline)")},
@@ -34,6 +34,7 @@ const std::array<Command, 7> commands = {{
     {"verify", run_verify, noop_tr("Verify a file's detached CMS signature")},
     {"setup", run_setup, noop_tr("Add the module to Firefox, Thunderbird, Chrome and LibreOffice")},
     {"doctor", run_doctor, noop_tr("Check pcscd, readers, the card, the module and the programs' set-up")},
+    {"pss", run_pss, noop_tr("Test whether the card signs RSA-PSS (TLS 1.3 logins) and remember the answer")},
 }};
 
 void print_help() {
@@ -53,7 +54,8 @@ void print_help() {
                            "  5  PIN locked, or the last try was not confirmed\n"
                            "  6  something needs your attention (expiry, tries left, set-up)\n"
                            "  7  a certificate or signature does not verify\n"
-                           "  8  set-up refused (the program is running, or nothing found)"));
+                           "  8  refused: set-up (the program is running, or nothing found), or\n"
+                           "     RSA-PSS by the card (pss probe)"));
     std::printf("\n%s\n", tr("PINs are read from the terminal without echo, or from standard input when it is not a terminal."));
 }
 

@@ -1,7 +1,10 @@
 // `jpki status` (issue 8): every reader, and for each My Number Card both certificates (issuer
 // generation, serial, validity, days left, renewal window, expiry) and the exact tries left of
 // both PINs, read without spending one; warnings with what to do. --sign asks for the signature
-// password and adds the signing certificate and the holder's data from it.
+// password and adds the signing certificate and the holder's data from it. Per key, whether
+// RSA-PSS (TLS 1.3) is proven, from the per-user card cache (`jpki pss probe`, issue 12): no APDU
+// and no PIN for it.
+#include "cache/card_cache.hpp"
 #include "card/profile.hpp"
 #include "cli/card_access.hpp"
 #include "cli/certificates.hpp"
@@ -58,6 +61,9 @@ struct CardReport {
     // Not warnings (exit code unchanged): facts worth a line, e.g. a certificate from an unknown
     // issuer (a test card?). Stable ids for --json, as for warnings.
     std::vector<Warning> notes;
+    // RSA-PSS per key, as the card cache has it (cache/card_cache.hpp, keyed by the token serial).
+    cache::Fact auth_pss = cache::Fact::Unknown;
+    cache::Fact sign_pss = cache::Fact::Unknown;
     // --sign refused by the final-try guard (1 try left, or locked) or failed (wrong password,
     // card error): the rest is still shown, then this failure's message and exit code
     // (describe_failure), also in --json.
@@ -206,7 +212,21 @@ std::string tries_text(const PinReport& pin) {
     return text;
 }
 
-std::vector<Line> certificate_lines(const CertificateReport& report) {
+// The RSA-PSS line of a key (issue 12): TLS 1.3 client logins need it.
+Line pss_line(PinRole role, cache::Fact fact) {
+    std::string value;
+    switch (fact) {
+    case cache::Fact::Yes: value = tr("proven"); break;
+    case cache::Fact::No: value = tr("refused by this card"); break;
+    case cache::Fact::Unknown:
+        value = role == PinRole::Auth ? tr("not tested yet (run 'jpki pss probe')")
+                                      : tr("not tested yet (run 'jpki pss probe --sign')");
+        break;
+    }
+    return {tr("RSA-PSS (TLS 1.3)"), value};
+}
+
+std::vector<Line> certificate_lines(const CertificateReport& report, cache::Fact pss) {
     std::vector<Line> lines;
     if (!report.present) {
         lines.push_back({tr("On the card"), tr("no (cards issued to children under 15 have none)")});
@@ -214,6 +234,7 @@ std::vector<Line> certificate_lines(const CertificateReport& report) {
     }
     if (!report.certificate) {
         lines.push_back({tr("On the card"), tr("yes (shown with --sign: reading it needs the signature password)")});
+        lines.push_back(pss_line(report.role, pss));
         return lines;
     }
     const auto& c = *report.certificate;
@@ -239,6 +260,7 @@ std::vector<Line> certificate_lines(const CertificateReport& report) {
         lines.push_back({tr("Date of birth"), format_birth_date(h.birth_date)});
         lines.push_back({tr("Sex"), format_sex(h.sex)});
     }
+    lines.push_back(pss_line(report.role, pss));
     return lines;
 }
 
@@ -248,8 +270,8 @@ void print_card(const CardReport& report) {
         std::vector<Line> lines;
     };
     std::vector<Section> sections;
-    sections.push_back({tr("Authentication certificate"), certificate_lines(report.auth)});
-    sections.push_back({tr("Signing certificate"), certificate_lines(report.sign)});
+    sections.push_back({tr("Authentication certificate"), certificate_lines(report.auth, report.auth_pss)});
+    sections.push_back({tr("Signing certificate"), certificate_lines(report.sign, report.sign_pss)});
     sections.push_back({tr("PINs (tries left)"),
                         {{tr("Authentication PIN"), tries_text(report.auth_pin)},
                          {tr("Signature password"), tries_text(report.sign_pin)}}});
@@ -318,6 +340,17 @@ json certificate_json(const CertificateReport& report) {
     return j;
 }
 
+// "proven", "refused" or "untested"; null for a key the card does not have.
+json pss_json(const CertificateReport& report, cache::Fact fact) {
+    if (!report.present) return nullptr;
+    switch (fact) {
+    case cache::Fact::Yes: return "proven";
+    case cache::Fact::No: return "refused";
+    case cache::Fact::Unknown: break;
+    }
+    return "untested";
+}
+
 json pin_json(const PinReport& pin) {
     if (!pin.tries_left) return nullptr;
     return {{"tries_left", *pin.tries_left}, {"max_tries", card::pin_rules(pin.role).max_tries}, {"locked", *pin.tries_left <= 0}};
@@ -343,6 +376,7 @@ json to_json(const std::vector<ReaderReport>& readers, bool attention) {
             reader["card"] = {{"label", c.label},
                               {"certificates", {{"auth", certificate_json(c.auth)}, {"sign", certificate_json(c.sign)}}},
                               {"pins", {{"auth", pin_json(c.auth_pin)}, {"sign", pin_json(c.sign_pin)}}},
+                              {"pss", {{"auth", pss_json(c.auth, c.auth_pss)}, {"sign", pss_json(c.sign, c.sign_pss)}}},
                               {"warnings", warnings},
                               {"notes", notes}};
         }
@@ -362,6 +396,10 @@ void print_help() {
                            "  --sign         ask for the signature password, then also show the signing\n"
                            "                 certificate and your name, address, date of birth and sex from it\n"
                            "  --json         the same facts as JSON (for scripts)\n"
+                           "\n"
+                           "RSA-PSS (TLS 1.3) tells, per key, whether the card has proven it signs RSA-PSS, as\n"
+                           "recorded by 'jpki pss probe' or the module: proven, refused by this card, or not\n"
+                           "tested yet.\n"
                            "\n"
                            "Exit code 6 when something needs your attention (expiry, renewal, tries left),\n"
                            "3 when there is no pcscd, reader or card."));
@@ -383,9 +421,22 @@ void collect(const Args& args, const Options& options, Trust& trust, std::vector
     crypto::Context& context = trust.context;
     const auto& auth_cas = trust.auth_cas;
     const auto& sign_cas = trust.sign_cas;
+    // A cache that cannot be read reads as "not tested yet"; the reason goes to stderr, once.
+    const cache::CardCache cache(context, cache::CardCache::user_folder(), [](const std::string& problem) {
+        std::fflush(stdout);
+        std::fprintf(stderr, "%s\n", msg(tr("Warning: the card cache could not be read: {}"), problem).c_str());
+    });
+    const auto examine_card = [&](std::unique_ptr<OpenCard> card) {
+        CardReport report = examine(std::move(card), options, context, auth_cas, sign_cas);
+        // The token serial names the card in the cache, as in the module.
+        const std::string serial = report.auth.certificate->token_serial();
+        report.auth_pss = cache.pss(serial, cache::Key::Auth);
+        if (report.sign.present) report.sign_pss = cache.pss(serial, cache::Key::Sign);
+        return report;
+    };
 
     if (const auto name = args.value("reader")) {
-        readers.push_back({*name, true, examine(access.open(name), options, context, auth_cas, sign_cas)});
+        readers.push_back({*name, true, examine_card(access.open(name))});
         return;
     }
     const auto all = access.readers();
@@ -401,7 +452,7 @@ void collect(const Args& args, const Options& options, Trust& trust, std::vector
     }
     for (std::size_t i = 0; i < all.size(); ++i) {
         ReaderReport report{all[i].name, all[i].card_present, std::nullopt};
-        if (cards[i].second) report.card = examine(std::move(cards[i].second), options, context, auth_cas, sign_cas);
+        if (cards[i].second) report.card = examine_card(std::move(cards[i].second));
         readers.push_back(std::move(report));
     }
 }

@@ -103,6 +103,13 @@ std::string Certificate::serial_hex() const {
     return hex.empty() ? std::string("00") : hex;
 }
 
+std::string Certificate::token_serial() const {
+    constexpr std::size_t length = 16;  // CK_TOKEN_INFO.serialNumber
+    std::string hex = serial_hex();
+    if (hex.size() > length) hex.erase(0, hex.size() - length);
+    return hex;
+}
+
 std::string Certificate::subject_common_name() const {
     const X509_NAME* name = X509_get_subject_name(x509_.get());
     int index = -1;

@@ -38,6 +38,11 @@ public:
     // Upper-case hex of the serial's value, without the DER sign byte ("2F792996A3018F00"):
     // the token serial (docs/design.md §3).
     [[nodiscard]] std::string serial_hex() const;
+    // The token serial (docs/design.md §3; CK_TOKEN_INFO.serialNumber holds 16 characters): the
+    // last 16 characters of serial_hex(), all of it when shorter. Of the authentication
+    // certificate, it names the card for the module (both tokens) and for `jpki`, and keys the
+    // per-user card cache (cache/card_cache.hpp): one definition, so both name a card alike.
+    [[nodiscard]] std::string token_serial() const;
     // One line, RFC 2253 order and syntax, UTF-8 kept as UTF-8 (labels, CLI).
     [[nodiscard]] std::string subject_text() const;
     [[nodiscard]] std::string issuer_text() const;

@@ -11,11 +11,6 @@
 #include <thread>
 
 namespace jpki::token {
-namespace {
-
-constexpr std::size_t kSerialLength = 16;  // CK_TOKEN_INFO.serialNumber
-
-}  // namespace
 
 CK_RV rv_for(const card::CardError& error) noexcept {
     using Kind = card::CardError::Kind;
@@ -108,7 +103,7 @@ InsertedCard::InsertedCard(std::string reader, std::unique_ptr<transport::Connec
       crypto_(crypto), handles_(handles), settings_(settings),
       cache_(crypto, settings.cache_folder,
              [note = settings.note](const std::string& problem) {
-                 if (note) note("card cache: " + problem);
+                 if (note) note(problem);  // "card cache: <path>: <reason>"
              }),
       atr_(std::move(atr)), read_forms_recorded_(known_forms), pin_fingerprints_(crypto) {}
 
@@ -162,11 +157,7 @@ decltype(auto) InsertedCard::card_call(F&& body, std::optional<PinRole> pin) {
     }
 }
 
-std::string InsertedCard::serial() {
-    std::string hex = certificate(PinRole::Auth).serial_hex();
-    if (hex.size() > kSerialLength) hex.erase(0, hex.size() - kSerialLength);
-    return hex;
-}
+std::string InsertedCard::serial() { return certificate(PinRole::Auth).token_serial(); }
 
 void InsertedCard::note_tries(PinRole role, int left) {
     RoleState& pin = state(role);

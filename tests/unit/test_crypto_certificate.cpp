@@ -5,7 +5,15 @@
 #include "test_crypto_support.hpp"
 
 #include <catch2/catch.hpp>
+#include <openssl/bio.h>
+#include <openssl/bn.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include <memory>
+#include <string>
 
 using namespace jpki;
 using namespace jpki::crypto;
@@ -57,6 +65,53 @@ TEST_CASE("crypto: a serial with the high bit set keeps its DER sign byte", "[cr
     CHECK(ca.serial_hex() == "F4D766845E7CD200");
     CHECK(ca.is_ca());
     CHECK(ca.subject_der() == ca.issuer_der());
+}
+
+namespace {
+
+// A self-signed certificate (the test PKI's authentication key) with the given serial, in DER:
+// the test PKI's serials are all 8 bytes, and a card's may be longer or shorter.
+Bytes certificate_with_serial(const char* serial_hex) {
+    const Bytes key_pem = read_pki_file("auth-key.pem");
+    const std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(key_pem.data(), static_cast<int>(key_pem.size())),
+                                                       &BIO_free);
+    const std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(
+        PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr), &EVP_PKEY_free);
+    REQUIRE(key);
+    const std::unique_ptr<X509, decltype(&X509_free)> x509(X509_new(), &X509_free);
+    BIGNUM* raw_serial = nullptr;
+    REQUIRE(BN_hex2bn(&raw_serial, serial_hex) > 0);
+    const std::unique_ptr<BIGNUM, decltype(&BN_free)> serial(raw_serial, &BN_free);
+    REQUIRE(BN_to_ASN1_INTEGER(serial.get(), X509_get_serialNumber(x509.get())) != nullptr);
+    REQUIRE(X509_set_version(x509.get(), 2) == 1);
+    X509_gmtime_adj(X509_getm_notBefore(x509.get()), 0);
+    X509_gmtime_adj(X509_getm_notAfter(x509.get()), 3600);
+    X509_NAME* name = X509_get_subject_name(x509.get());
+    REQUIRE(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("serial test"),
+                                       -1, -1, 0) == 1);
+    REQUIRE(X509_set_issuer_name(x509.get(), name) == 1);
+    REQUIRE(X509_set_pubkey(x509.get(), key.get()) == 1);
+    REQUIRE(X509_sign(x509.get(), key.get(), EVP_sha256()) > 0);
+    const int length = i2d_X509(x509.get(), nullptr);
+    REQUIRE(length > 0);
+    Bytes der(static_cast<std::size_t>(length));
+    unsigned char* out = der.data();
+    REQUIRE(i2d_X509(x509.get(), &out) == length);
+    return der;
+}
+
+}  // namespace
+
+TEST_CASE("crypto: token_serial is the serial's last 16 hex digits (CK_TOKEN_INFO.serialNumber)", "[crypto]") {
+    Context context;
+    CHECK(Certificate(context, read_pki_file("auth-cert.der")).token_serial() == "2F792996A3018F00");
+    // 20 bytes (RFC 5280's maximum): the last 8 bytes.
+    const Certificate longer(context, certificate_with_serial("0102030405060708090A0B0C0D0E0F1011121314"));
+    CHECK(longer.serial_hex() == "0102030405060708090A0B0C0D0E0F1011121314");
+    CHECK(longer.token_serial() == "0D0E0F1011121314");
+    // Shorter: all of it; a high first byte gets a DER sign byte, which is not part of it.
+    CHECK(Certificate(context, certificate_with_serial("1234")).token_serial() == "1234");
+    CHECK(Certificate(context, certificate_with_serial("8000000000000001")).token_serial() == "8000000000000001");
 }
 
 TEST_CASE("crypto: signing certificate fields", "[crypto]") {
