@@ -3,6 +3,8 @@
 #include "token/errors.hpp"
 
 #include <algorithm>
+#include <cstdio>
+#include <string>
 
 namespace jpki::token {
 namespace {
@@ -10,6 +12,12 @@ namespace {
 using crypto::DigestAlgorithm;
 using Format = card::command::SignatureFormat;
 using Parameter = SignMechanism::Parameter;
+
+std::string hex(CK_ULONG value) {
+    char text[24];
+    std::snprintf(text, sizeof text, "0x%lX", value);
+    return text;
+}
 
 constexpr std::size_t kPssHash = card::pss_hash_length;
 
@@ -45,7 +53,9 @@ void check_parameter(const SignMechanism& row, const CK_MECHANISM& mechanism) {
     CK_RSA_PKCS_PSS_PARAMS pss{};
     std::copy_n(static_cast<const std::uint8_t*>(mechanism.pParameter), sizeof pss, reinterpret_cast<std::uint8_t*>(&pss));
     if (pss.hashAlg != CKM_SHA256 || pss.mgf != CKG_MGF1_SHA256 || pss.sLen != kPssHash)
-        throw Error(CKR_MECHANISM_PARAM_INVALID, "the card signs RSA-PSS with SHA-256, MGF1-SHA-256 and a 32-byte salt only");
+        throw Error(CKR_MECHANISM_PARAM_INVALID,
+                    "RSA-PSS asked with hash " + hex(pss.hashAlg) + ", MGF " + hex(pss.mgf) + ", salt " +
+                        std::to_string(pss.sLen) + ": the card signs with SHA-256 (0x250), MGF1-SHA-256 (0x2) and salt 32 only");
 }
 
 }  // namespace
@@ -55,7 +65,8 @@ std::span<const SignMechanism> sign_mechanisms() { return kSignMechanisms; }
 const SignMechanism& sign_mechanism(CK_MECHANISM_TYPE type) {
     const auto* row = std::find_if(kSignMechanisms.begin(), kSignMechanisms.end(),
                                    [&](const SignMechanism& mechanism) { return mechanism.type == type; });
-    if (row == kSignMechanisms.end()) throw Error(CKR_MECHANISM_INVALID);
+    if (row == kSignMechanisms.end())
+        throw Error(CKR_MECHANISM_INVALID, "mechanism " + hex(type) + " is not one the card signs with");
     return *row;
 }
 

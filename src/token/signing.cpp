@@ -11,7 +11,9 @@ void Module::sign_init(CK_SESSION_HANDLE handle, const CK_MECHANISM& mechanism, 
     DataCollector data(state_->crypto, mechanism, session->card->profile().role(session->role));
     state_->with_card(session->card, [&](InsertedCard& card) {
         // RSA-PSS only where the token lists it (proven for this card, or `pss = on`).
-        if (!card.offers(session->role, data.mechanism())) throw Error(CKR_MECHANISM_INVALID);
+        if (!card.offers(session->role, data.mechanism()))
+            throw Error(CKR_MECHANISM_INVALID, "RSA-PSS is not offered for this card: pss=off, or not proven for this key "
+                                               "(jpki pss probe; docs/module.md \"RSA-PSS\")");
         const Object* object = card.find_object(session->role, key);
         // A key found while logged in, the login since ended (perhaps by another program's
         // logout-reset): "log in again" is the useful answer (PKCS#11 2.40 §5.11 lists it).
