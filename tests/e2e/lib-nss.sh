@@ -141,6 +141,30 @@ jpki_pss_probe() {
     in_vcard "$@" -- bash -c 'printf "%s\n" "$1" | timeout -k 5 "$2" "$3" pss probe' _ \
         "$AUTH_PIN" "$E2E_CLIENT_TIMEOUT" "$jpki_bin" 2>&1
 }
+
+# prove_pss_by_probe: in a cache of its own ("probe"), `jpki pss probe` on a --pss card; fails the
+# test unless it took exactly one VERIFY of the auth PIN and one P1 04 signature answered 9000.
+prove_pss_by_probe() {
+    use_cache probe
+    reset_trace
+    jpki_pss_probe --pss >"$work/probe.out" || { cat "$work/probe.out"; fail "probe: jpki pss probe failed"; }
+    cp "$work/trace" "$work/probe.trace"
+    echo "==== probe"; cat "$work/probe.out"
+    [ "$(pin_verifies "$work/probe.trace")" = '0018 04 9000' ] || fail "probe: expected one VERIFY of the auth PIN"
+    [ "$(card_pss_signatures "$work/probe.trace" 9000)/$(card_pss_signatures "$work/probe.trace")" = 1/1 ] ||
+        fail "probe: expected exactly one P1 04 signature"
+}
+
+# split_case_args [jpki-vcard options] -- [s_server options] -- client options...: the three
+# parts of a TLS case's arguments, as the arrays case_card, case_server and case_client.
+split_case_args() {
+    case_card=() case_server=() case_client=()
+    while [ "$1" != "--" ]; do case_card+=("$1"); shift; done
+    shift
+    while [ "$1" != "--" ]; do case_server+=("$1"); shift; done
+    shift
+    case_client=("$@")
+}
 # A card state file (for jpki-vcard --state) with the given tries left: auth, sign.
 write_card_state() {
     printf 'auth_pin=%s\nsign_pin=%s\nauth_tries=%s\nsign_tries=%s\n' \

@@ -31,15 +31,11 @@ AUTH_CERT_URI='pkcs11:token=JPKI%20(User%20Authentication%20PIN);object=User%20A
 fetch() {
     local name=$1 cnf=$2
     shift 2
-    local card=() server=()
-    while [ "$1" != "--" ]; do card+=("$1"); shift; done
-    shift
-    while [ "$1" != "--" ]; do server+=("$1"); shift; done
-    shift
+    split_case_args "$@"
     reset_trace
-    start_s_server "$name" -www -naccept 1 ${server[@]+"${server[@]}"}
-    OPENSSL_CONF=$cnf in_vcard ${card[@]+"${card[@]}"} -- timeout -k 5 "$E2E_CLIENT_TIMEOUT" curl -sS -k --max-time 30 \
-        --engine pkcs11 --key-type ENG --key "$AUTH_KEY_URI?pin-value=$AUTH_PIN" "$@" \
+    start_s_server "$name" -www -naccept 1 ${case_server[@]+"${case_server[@]}"}
+    OPENSSL_CONF=$cnf in_vcard ${case_card[@]+"${case_card[@]}"} -- timeout -k 5 "$E2E_CLIENT_TIMEOUT" curl -sS -k --max-time 30 \
+        --engine pkcs11 --key-type ENG --key "$AUTH_KEY_URI?pin-value=$AUTH_PIN" ${case_client[@]+"${case_client[@]}"} \
         -o "$work/$name.page" "https://127.0.0.1:$port/" </dev/null >"$work/$name.client" 2>&1
     echo "curl exit $?" >>"$work/$name.client"
     stop_s_server
@@ -94,14 +90,7 @@ never_signed tls13
 grep -q 'Mechanism invalid' "$work/tls13.client" || fail "tls13: expected CKR_MECHANISM_INVALID for RSA-PSS"
 
 # ---- A card with RSA-PSS, proven by `jpki pss probe`.
-use_cache probe
-reset_trace
-jpki_pss_probe --pss >"$work/probe.out" || { cat "$work/probe.out"; fail "probe: jpki pss probe failed"; }
-cp "$work/trace" "$work/probe.trace"
-echo "==== probe"; cat "$work/probe.out"
-[ "$(pin_verifies "$work/probe.trace")" = '0018 04 9000' ] || fail "probe: expected one VERIFY of the auth PIN"
-[ "$(card_pss_signatures "$work/probe.trace" 9000)/$(card_pss_signatures "$work/probe.trace")" = 1/1 ] ||
-    fail "probe: expected exactly one P1 04 signature"
+prove_pss_by_probe
 fetch pss-tls13 "$work/plain.cnf" --pss -- -tls1_3 -- --cert-type ENG --cert "$AUTH_CERT_URI"
 logged_in pss-tls13 TLSv1.3
 [ "$(card_pss_signatures "$work/pss-tls13.trace" 9000)/$(card_pss_signatures "$work/pss-tls13.trace")" = 1/1 ] ||

@@ -151,13 +151,7 @@ grep -q '^802A048020[0-9A-F]\{64\}00 9000$' "$work/pss-tls13.trace" ||
     fail "pss-tls13: the P1 04 command is not 80 2A 04 80 20 <32-byte hash> 00"
 
 # ---- A card with RSA-PSS, proven by `jpki pss probe`.
-use_cache probe
-reset_trace
-jpki_pss_probe --pss >"$work/probe.out" || { cat "$work/probe.out"; fail "probe: jpki pss probe failed"; }
-cp "$work/trace" "$work/probe.trace"
-echo "==== probe"; cat "$work/probe.out"
-[ "$(pin_verifies "$work/probe.trace")" = '0018 04 9000' ] || fail "probe: expected one VERIFY of the auth PIN"
-[ "$(card_pss_signatures "$work/probe.trace" 9000)" = 1 ] || fail "probe: expected one P1 04 signature"
+prove_pss_by_probe
 handshake probe-tls13 tstclnt "$work/pin-auth" tls1.3:tls1.3 --pss -- -tls1_3
 verified probe-tls13 RSA-PSS
 [ "$(card_pss_signatures "$work/probe-tls13.trace" 9000)" = 1 ] || fail "probe-tls13: expected one P1 04 signature"

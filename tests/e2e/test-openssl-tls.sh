@@ -32,16 +32,12 @@ write_openssl_cnf "$work/tls12.cnf" tls12
 connect() {
     local name=$1 cnf=$2
     shift 2
-    local card=() server=()
-    while [ "$1" != "--" ]; do card+=("$1"); shift; done
-    shift
-    while [ "$1" != "--" ]; do server+=("$1"); shift; done
-    shift
+    split_case_args "$@"
     reset_trace
-    start_s_server "$name" -naccept 1 ${server[@]+"${server[@]}"}
-    OPENSSL_CONF=$cnf in_vcard ${card[@]+"${card[@]}"} -- timeout -k 5 "$E2E_CLIENT_TIMEOUT" openssl s_client \
+    start_s_server "$name" -naccept 1 ${case_server[@]+"${case_server[@]}"}
+    OPENSSL_CONF=$cnf in_vcard ${case_card[@]+"${case_card[@]}"} -- timeout -k 5 "$E2E_CLIENT_TIMEOUT" openssl s_client \
         -connect "127.0.0.1:$port" -engine pkcs11 -keyform engine \
-        -key "$AUTH_KEY_URI?pin-value=$AUTH_PIN" -cert "$pki/auth-cert.pem" "$@" \
+        -key "$AUTH_KEY_URI?pin-value=$AUTH_PIN" -cert "$pki/auth-cert.pem" ${case_client[@]+"${case_client[@]}"} \
         </dev/null >"$work/$name.client" 2>&1
     echo "client exit $?" >>"$work/$name.client"
     stop_s_server
