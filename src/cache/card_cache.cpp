@@ -156,10 +156,17 @@ ReadResult read_record(const std::filesystem::path& folder, const std::string& n
                        std::initializer_list<std::string_view> vocabulary) {
     ReadResult result;
     const std::filesystem::path path = folder / name;
-    const Descriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    // O_NONBLOCK: a FIFO (or a device) in the folder must not block the program for ever; only a
+    // regular file is read (a symbolic link is refused by O_NOFOLLOW).
+    const Descriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
     if (fd.get() < 0) {
         const int error = errno;
         if (error != ENOENT) result.problem = path.string() + ": " + system_reason(error);
+        return result;
+    }
+    struct stat info {};
+    if (::fstat(fd.get(), &info) != 0 || !S_ISREG(info.st_mode)) {
+        result.problem = path.string() + ": not a regular file; ignored";
         return result;
     }
     std::string text;
@@ -271,19 +278,22 @@ Fact CardCache::pss(std::string_view token_serial, Key key) const {
     return Fact::Unknown;
 }
 
-void CardCache::set_pss(std::string_view token_serial, Key key, bool proven) {
-    if (!folder_) return;
+bool CardCache::set_pss(std::string_view token_serial, Key key, bool proven) {
+    if (!folder_) return false;
     try {
         const std::string name = record_name(crypto_, "card", as_bytes(token_serial));
         ReadResult record = read_record(*folder_, name, {key_pss_auth, key_pss_sign});
         tell(record.problem);  // then rewritten whole with what it held that made sense
         record.facts.insert_or_assign(std::string(pss_key(key)), proven ? Fact::Yes : Fact::No);
-        tell(write_record(*folder_, name, record.facts));
+        const std::string problem = write_record(*folder_, name, record.facts);
+        tell(problem);
+        return problem.empty();
     } catch (const std::exception& e) {
         tell(e.what());
     } catch (...) {
         tell("unexpected error");
     }
+    return false;
 }
 
 ReadForms CardCache::read_forms(std::string_view reader, crypto::ByteView atr) const {

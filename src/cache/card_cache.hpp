@@ -55,7 +55,8 @@ public:
     // signed with RSA-PSS (COMPUTE DIGITAL SIGNATURE P1 04) with `key` and the signature verified
     // under its certificate (Yes), or refused or failed (No).
     [[nodiscard]] Fact pss(std::string_view token_serial, Key key) const;
-    void set_pss(std::string_view token_serial, Key key, bool proven);
+    // Returns whether the fact was written (false: no folder, or a problem told to `warn`).
+    bool set_pss(std::string_view token_serial, Key key, bool proven);
 
     // The READ BINARY forms learnt for this card model (ATR) in this reader (PC/SC reader name).
     [[nodiscard]] ReadForms read_forms(std::string_view reader, crypto::ByteView atr) const;

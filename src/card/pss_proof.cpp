@@ -9,7 +9,7 @@ PssProof prove_pss(JpkiApplet& applet, PinRole key, std::span<const std::uint8_t
     if (hash.size() != pss_hash_length) throw std::invalid_argument("the PSS proof signs a 32-byte hash");
     try {
         const Bytes signature = applet.sign_pss_sha256(key, hash);
-        return verifies(hash, signature) ? PssProof::Proven : PssProof::Refused;
+        return verifies(hash, signature) ? PssProof::Proven : PssProof::NotVerified;
     } catch (const CardError& error) {
         using Kind = CardError::Kind;
         // What a card without P1 04 may answer (ISO 7816-4 §5.6: wrong P1-P2, function or

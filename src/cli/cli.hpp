@@ -23,7 +23,7 @@ enum class ExitCode : int {
                        // pss probe: proven, but the answer could not be recorded
     Invalid = 7,       // verify: a certificate chain or a signature does not verify
     Refused = 8,       // setup: a program to change is running, or nothing to change was found;
-                       // pss probe: the card does not sign RSA-PSS (refused, or it does not verify)
+                       // pss probe: the card refused RSA-PSS
 };
 
 // Ends a subcommand: `message` (already translated, one or more lines) goes to stderr, the

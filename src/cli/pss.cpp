@@ -67,8 +67,13 @@ std::optional<std::string> record(crypto::Context& context, const std::string& t
     return std::nullopt;
 }
 
-void print_outcome(card::PinRole role, card::PssProof proof, bool card_answered_signature) {
+void print_outcome(card::PinRole role, card::PssProof proof, bool recorded) {
     const bool auth = role == card::PinRole::Auth;
+    if (proof == card::PssProof::Proven && !recorded) {
+        std::printf("%s\n", tr("RSA-PSS: proven for this card, but the answer could not be recorded, so programs "
+                               "will not offer it yet (see the warning below)."));
+        return;
+    }
     if (proof == card::PssProof::Proven) {
         std::printf("%s\n", auth ? tr("RSA-PSS: proven for this card's authentication key; TLS 1.3 logins will work "
                                       "after restarting Firefox (and any other program that has the card open).")
@@ -76,16 +81,10 @@ void print_outcome(card::PinRole role, card::PssProof proof, bool card_answered_
                                       "offer it after they restart."));
         return;
     }
-    if (card_answered_signature)
-        std::printf("%s\n", auth ? tr("This card does not sign RSA-PSS (its signature did not verify): TLS 1.3 client "
-                                      "login is not possible; TLS 1.2 works.")
-                                 : tr("This card's signing key does not sign RSA-PSS (its signature did not verify): "
-                                      "it signs with PKCS#1 v1.5 only."));
-    else
-        std::printf("%s\n", auth ? tr("This card does not sign RSA-PSS (the card refused): TLS 1.3 client login is "
-                                      "not possible; TLS 1.2 works.")
-                                 : tr("This card's signing key does not sign RSA-PSS (the card refused): it signs "
-                                      "with PKCS#1 v1.5 only."));
+    std::printf("%s\n", auth ? tr("This card does not sign RSA-PSS (the card refused): TLS 1.3 client login is "
+                                  "not possible; TLS 1.2 works.")
+                             : tr("This card's signing key does not sign RSA-PSS (the card refused): it signs "
+                                  "with PKCS#1 v1.5 only."));
 }
 
 int probe(const std::vector<std::string>& words) {
@@ -112,7 +111,6 @@ int probe(const std::vector<std::string>& words) {
     const SecureBytes pin = read_pin(role, msg(tr("{}: "), pin_name(role)));
 
     card::PssProof proof = card::PssProof::Refused;
-    bool card_answered_signature = false;
     // One transaction, as `jpki sign`: nothing of another program's comes between the VERIFY and
     // the signature, and the PIN goes out once.
     card->applet().in_transaction([&] {
@@ -124,20 +122,26 @@ int probe(const std::vector<std::string>& words) {
         const crypto::RsaPublicKey key = (sign_certificate ? *sign_certificate : auth_certificate).public_key();
         const Bytes hash = crypto::random_bytes(context, card::pss_hash_length);
         proof = card::prove_pss(card->applet(), role, hash, [&](crypto::ByteView signed_hash, crypto::ByteView signature) {
-            card_answered_signature = true;
             return crypto::verify_pss_sha256(context, key, signed_hash, signature);
         });
     });
 
+    // A signature that does not verify proves nothing either way (a garbled answer on the way):
+    // nothing is recorded, and the card is not called one that refuses.
+    if (proof == card::PssProof::NotVerified)
+        throw CliError(ExitCode::Failure, tr("The card answered an RSA-PSS signature that does not verify (perhaps a "
+                                             "garbled answer from the reader): nothing was recorded. Run the command "
+                                             "again."));
     const bool proven = proof == card::PssProof::Proven;
     const auto not_recorded = record(context, auth_certificate.token_serial(),
                                      role == card::PinRole::Auth ? cache::Key::Auth : cache::Key::Sign, proven);
-    print_outcome(role, proof, card_answered_signature);
+    print_outcome(role, proof, !not_recorded);
     if (not_recorded) {
         std::fflush(stdout);
         std::fprintf(stderr, "%s\n",
-                     msg(tr("Warning: the answer was not recorded: {}. The module reads it from that cache folder; "
-                            "make the folder writable, then run this command again."),
+                     msg(tr("Warning: the answer was not recorded: {}. The module reads it from the card cache "
+                            "($XDG_CACHE_HOME/jpki-pkcs11, else ~/.cache/jpki-pkcs11); make that folder writable by "
+                            "you, then run this command again."),
                          *not_recorded)
                          .c_str());
     }

@@ -98,7 +98,19 @@ Items parse_file(std::string_view text, const std::string& where, bool numbered 
 
 // p11-kit passes x-init-reserved as one line: items separated by ';' or white space.
 Items parse_reserved(std::string_view text) {
-    std::string lines(text);
+    // Items are separated by ';' or white space, so `pss = on` (the files' spelling) is first
+    // made `pss=on`: white space around '=' belongs to the item, not between items.
+    std::string lines;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const bool blank = text[i] == ' ' || text[i] == '\t';
+        if (blank) {
+            const auto next = text.find_first_not_of(" \t", i);
+            const bool before_equals = next != std::string_view::npos && text[next] == '=';
+            const bool after_equals = !lines.empty() && lines.back() == '=';
+            if (before_equals || after_equals) continue;
+        }
+        lines.push_back(text[i]);
+    }
     std::replace_if(lines.begin(), lines.end(), [](char c) { return c == ';' || c == ' ' || c == '\t'; }, '\n');
     return parse_file(lines, "C_Initialize pReserved (p11-kit x-init-reserved)", false);
 }

@@ -319,7 +319,12 @@ Bytes InsertedCard::sign(PinRole role, const SignMechanism& mechanism, std::span
             Bytes signature = card_sign(card::KeySelection::KeepPrevious);
             if (made_by_key(signature)) return signature;
         } catch (const card::CardError& error) {
-            if (error.kind() == card::CardError::Kind::SecurityStateLost) throw;
+            using Kind = card::CardError::Kind;
+            // A lost login, or the card refusing the format itself (6A86/6700: `pss = on` with a
+            // card without P1 04), is the same with the key selected again: not sent twice.
+            if (error.kind() == Kind::SecurityStateLost || error.kind() == Kind::FunctionNotSupported ||
+                error.kind() == Kind::WrongLength)
+                throw;
         }
         Bytes signature = card_sign(card::KeySelection::Select);
         if (!made_by_key(signature))
@@ -366,11 +371,20 @@ void InsertedCard::prove_pss_after_login(PinRole role) {
                 return crypto::verify_pss_sha256(crypto_, key, signed_hash, signature);
             });
         });
+        if (proof == card::PssProof::NotVerified) {
+            note("RSA-PSS proof: the card's signature did not verify (a garbled answer?); nothing recorded, "
+                 "tried again in the next program");
+            return;
+        }
         const bool proven = proof == card::PssProof::Proven;
         pss_[key_index(role)] = proven ? cache::Fact::Yes : cache::Fact::No;
-        cache_.set_pss(serial(), cache_key(role), proven);
-        note(proven ? "RSA-PSS proven for this card's authentication key: offered from the next start of each program"
-                    : "this card does not sign RSA-PSS (refused or wrong signature): PKCS#1 v1.5 only");
+        const bool recorded = cache_.set_pss(serial(), cache_key(role), proven);
+        if (proven)
+            note(recorded ? "RSA-PSS proven for this card's authentication key: offered from the next start of each program"
+                          : "RSA-PSS proven for this card's authentication key, offered in this program only: the card "
+                            "cache could not keep it (see above), so the next program proves it again");
+        else
+            note("this card refused RSA-PSS (COMPUTE DIGITAL SIGNATURE P1 04): PKCS#1 v1.5 only");
     } catch (const Error& error) {
         note(std::string("RSA-PSS proof not made: ") + error.what());
     } catch (const crypto::Error& error) {

@@ -184,6 +184,7 @@ TEST_CASE("pss=on with a card that refuses P1 04: C_Sign answers CKR_MECHANISM_I
     const CK_OBJECT_HANDLE key = f.find_one(s, CKO_PRIVATE_KEY, id_auth);
     Bytes signature;
     CHECK(sign_pss(f, s, CKM_RSA_PKCS_PSS, key, sha256(bytes_of("x")), signature) == CKR_MECHANISM_INVALID);
+    CHECK(pss_apdus(f) == 1);  // the refusal is not sent again with the key selected anew
     const Bytes message = bytes_of("PKCS#1 still works");
     CHECK(openssl_verifies(pki_file("auth-cert.der"), CKM_SHA256_RSA_PKCS, message,
                            f.sign(s, CKM_SHA256_RSA_PKCS, key, message)));

@@ -164,15 +164,16 @@ assert c["pss"] == {"auth": "refused", "sign": "untested"}, c' <<<"$out" || fail
     blocker=$scratch/not-a-folder
     : >"$blocker"
     XDG_CACHE_HOME=$blocker run_jpki en pss probe <<<'1234'; expect_rc 6
-    expect_line out "RSA-PSS: proven for this card's authentication key; TLS 1.3 logins will work after restarting Firefox (and any other program that has the card open)."
+    # Not "TLS 1.3 logins will work": nothing will offer it until the answer is recorded.
+    expect_line out "RSA-PSS: proven for this card, but the answer could not be recorded, so programs will not offer it yet (see the warning below)."
     expect_text err "Warning: the answer was not recorded: "
-    expect_text err "make the folder writable, then run this command again."
+    expect_text err "make that folder writable by you, then run this command again."
     XDG_CACHE_HOME=$blocker run_jpki en status; expect_rc 0
     expect_line out "$(row 'RSA-PSS (TLS 1.3)' "not tested yet (run 'jpki pss probe')")"
     # Neither HOME nor XDG_CACHE_HOME: no cache at all, said so.
     env -u HOME -u XDG_CACHE_HOME "$JPKI" pss probe <<<'1234' >"$scratch/out" 2>"$scratch/err"; rc=$?
     out=$(cat "$scratch/out") err=$(cat "$scratch/err"); expect_rc 6
-    expect_line err "Warning: the answer was not recorded: no cache folder (neither XDG_CACHE_HOME nor HOME is set). The module reads it from that cache folder; make the folder writable, then run this command again." ;;
+    expect_line err "Warning: the answer was not recorded: no cache folder (neither XDG_CACHE_HOME nor HOME is set). The module reads it from the card cache (\$XDG_CACHE_HOME/jpki-pkcs11, else ~/.cache/jpki-pkcs11); make that folder writable by you, then run this command again." ;;
 @one-try)
     # The final-try guard, as for every command that sends a PIN on its own.
     run_jpki en pss probe <<<'1234'; expect_rc 5

@@ -169,8 +169,8 @@ TEST_CASE("CardCache: a corrupt record is Unknown where corrupt, told once, neve
     Warnings warnings;
     {
         CardCache cache(crypto, folder, warnings.sink());
-        cache.set_pss(serial, Key::Auth, true);
-        cache.set_pss(serial, Key::Sign, true);
+        CHECK(cache.set_pss(serial, Key::Auth, true));
+        CHECK(cache.set_pss(serial, Key::Sign, true));
     }
     const auto files = files_in(folder);
     REQUIRE(files.size() == 1);
@@ -208,6 +208,20 @@ TEST_CASE("CardCache: a corrupt record is Unknown where corrupt, told once, neve
         CHECK(later.pss(serial, Key::Auth) == Fact::No);
         CHECK(contents(record).substr(0, first_line.size()) == first_line);
     }
+    SECTION("a FIFO where the record should be: Unknown at once, never a program blocked on it") {
+        fs::remove(record);
+        REQUIRE(::mkfifo(record.c_str(), 0600) == 0);
+        const CardCache cache(crypto, folder, warnings.sink());
+        CHECK(cache.pss(serial, Key::Auth) == Fact::Unknown);  // without O_NONBLOCK: blocks for ever
+        CHECK(warnings.lines.size() == 1);
+    }
+    SECTION("a directory where the record should be") {
+        fs::remove(record);
+        fs::create_directory(record);
+        const CardCache cache(crypto, folder, warnings.sink());
+        CHECK(cache.pss(serial, Key::Auth) == Fact::Unknown);
+        CHECK(warnings.lines.size() == 1);
+    }
     SECTION("a warning function that throws is contained") {
         std::ofstream(record, std::ios::trunc) << "garbage\n";
         const CardCache cache(crypto, folder, [](const std::string&) { throw std::runtime_error("log full"); });
@@ -225,7 +239,7 @@ TEST_CASE("CardCache: a folder that cannot be made is told once and keeps nothin
     const fs::path folder = file / "jpki-pkcs11";
     Warnings warnings;
     CardCache cache(crypto, folder, warnings.sink());
-    CHECK_NOTHROW(cache.set_pss(serial, Key::Auth, true));
+    CHECK_FALSE(cache.set_pss(serial, Key::Auth, true));  // not kept, and says so
     CHECK_NOTHROW(cache.set_read_forms(reader, atr, ReadForms{Fact::Yes, Fact::Yes}));
     CHECK(cache.pss(serial, Key::Auth) == Fact::Unknown);
     CHECK(cache.read_forms(reader, atr) == ReadForms{});

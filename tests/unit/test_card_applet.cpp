@@ -1,6 +1,7 @@
 // JpkiApplet against a scripted fake Connection: which APDUs go out, in which order, and how
 // selection state, resets and PIN policy shape them (docs/card.md; docs/design.md §3).
 #include "card/jpki_applet.hpp"
+#include "card/pss_proof.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -1372,4 +1373,21 @@ TEST_CASE("whole files: an absent EF 0008 by short EF identifier says nothing ab
     CHECK(applet.has_sign_certificate());
     CHECK(conn.take() == std::vector<std::string>{"00B0880003", select_ef(0x0008), select_ef(0x0001)});
     CHECK(applet.read_plan().short_ef_id() == Support::Yes);
+}
+
+TEST_CASE("prove_pss: proven, refused (6A86), or a signature that does not verify (nothing learnt)",
+          "[card][applet][pss]") {
+    FakeConnection conn;
+    JpkiApplet applet(conn, short_reads);
+    applet.verify(PinRole::Auth, pin("1234"));
+    const Bytes hash(32, 0x5A);
+    const auto accept = [](std::span<const std::uint8_t>, std::span<const std::uint8_t>) { return true; };
+    const auto reject = [](std::span<const std::uint8_t>, std::span<const std::uint8_t>) { return false; };
+    conn.card.pss = true;
+    CHECK(jpki::card::prove_pss(applet, PinRole::Auth, hash, accept) == jpki::card::PssProof::Proven);
+    // A garbled answer is not the card saying no.
+    CHECK(jpki::card::prove_pss(applet, PinRole::Auth, hash, reject) == jpki::card::PssProof::NotVerified);
+    conn.card.pss = false;
+    CHECK(jpki::card::prove_pss(applet, PinRole::Auth, hash, accept) == jpki::card::PssProof::Refused);
+    CHECK_THROWS_AS(jpki::card::prove_pss(applet, PinRole::Auth, Bytes(31, 0), accept), std::invalid_argument);
 }

@@ -56,6 +56,20 @@ TEST_CASE("config: pReserved beats the environment, which beats the files", "[to
     CHECK(config.slots == SlotProfile::Sign);
     CHECK(config.always_authenticate);
     CHECK(config.slots_reason == "C_Initialize pReserved");
+
+    // The files' spelling `key = value` works in pReserved too (items are split at ';' and blanks).
+    sources.init_reserved = "pss = off; slots =auth log= info";
+    config = resolve_config(sources);
+    CHECK(config.pss == PssMode::Off);
+    CHECK(config.slots == SlotProfile::Auth);
+    CHECK(config.log == jpki::token::LogLevel::Info);
+}
+
+TEST_CASE("config: pss is auto unless set (issue 12)", "[token][config]") {
+    ConfigSources sources;
+    CHECK(resolve_config(sources).pss == PssMode::Auto);
+    sources.environment["JPKI_PKCS11_PSS"] = "on";
+    CHECK(resolve_config(sources).pss == PssMode::On);
 }
 
 TEST_CASE("config: JPKI_PKCS11_SLOTS overrides ssh's default", "[token][config]") {
