@@ -316,6 +316,43 @@ ReadForms CardCache::read_forms(std::string_view reader, crypto::ByteView atr) c
     return forms;
 }
 
+namespace {
+
+card::ReadPlan::Support support(Fact fact) noexcept {
+    switch (fact) {
+        case Fact::Yes: return card::ReadPlan::Support::Yes;
+        case Fact::No: return card::ReadPlan::Support::No;
+        case Fact::Unknown: break;
+    }
+    return card::ReadPlan::Support::Unknown;
+}
+
+Fact fact(card::ReadPlan::Support support) noexcept {
+    switch (support) {
+        case card::ReadPlan::Support::Yes: return Fact::Yes;
+        case card::ReadPlan::Support::No: return Fact::No;
+        case card::ReadPlan::Support::Unknown: break;
+    }
+    return Fact::Unknown;
+}
+
+}  // namespace
+
+card::ReadPlan read_plan_from(const ReadForms& known) noexcept {
+    return card::ReadPlan(support(known.short_ef_id), support(known.extended));
+}
+
+void CardCache::record_lessons(std::string_view reader, crypto::ByteView atr, const card::ReadPlan& plan,
+                               ReadForms& recorded) {
+    // What the record holds after set_read_forms: an Unknown leaves the recorded fact.
+    ReadForms learnt = recorded;
+    if (const Fact f = fact(plan.short_ef_id()); f != Fact::Unknown) learnt.short_ef_id = f;
+    if (const Fact f = fact(plan.extended()); f != Fact::Unknown) learnt.extended = f;
+    if (learnt == recorded) return;
+    set_read_forms(reader, atr, learnt);  // never throws
+    recorded = learnt;
+}
+
 void CardCache::set_read_forms(std::string_view reader, crypto::ByteView atr, const ReadForms& forms) {
     if (!folder_) return;
     if (forms.short_ef_id == Fact::Unknown && forms.extended == Fact::Unknown) return;

@@ -15,6 +15,7 @@
 // Not thread-safe: one per card under the card's I/O lock, or one per CLI run.
 #pragma once
 
+#include "card/read_plan.hpp"
 #include "crypto/bytes.hpp"
 #include "crypto/context.hpp"
 
@@ -39,6 +40,11 @@ struct ReadForms {
     friend bool operator==(const ReadForms&, const ReadForms&) = default;
 };
 
+// The ReadPlan a card starts from when the cache knew `known` for it. A recorded Yes is a
+// starting point, not a promise: a card that refuses the form still falls back inside the same
+// read (card/read_plan.hpp), and record_lessons() corrects the record.
+card::ReadPlan read_plan_from(const ReadForms& known) noexcept;
+
 class CardCache {
 public:
     using Warn = std::function<void(const std::string& problem)>;
@@ -62,6 +68,11 @@ public:
     [[nodiscard]] ReadForms read_forms(std::string_view reader, crypto::ByteView atr) const;
     // Records what is Yes or No in `forms`; an Unknown leaves that fact as recorded.
     void set_read_forms(std::string_view reader, crypto::ByteView atr, const ReadForms& forms);
+    // Records what `plan` has learnt beyond `recorded` (what the caller knows the record holds:
+    // what read_forms() gave, then what this call left), and updates `recorded`. Nothing is
+    // written when nothing is new (two comparisons). Never throws.
+    void record_lessons(std::string_view reader, crypto::ByteView atr, const card::ReadPlan& plan,
+                        ReadForms& recorded);
 
     [[nodiscard]] const std::optional<std::filesystem::path>& folder() const noexcept { return folder_; }
 

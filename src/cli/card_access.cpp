@@ -14,34 +14,6 @@
 
 namespace jpki::cli {
 
-namespace {
-
-card::ReadPlan::Support support(cache::Fact fact) noexcept {
-    switch (fact) {
-    case cache::Fact::Yes:
-        return card::ReadPlan::Support::Yes;
-    case cache::Fact::No:
-        return card::ReadPlan::Support::No;
-    case cache::Fact::Unknown:
-        break;
-    }
-    return card::ReadPlan::Support::Unknown;
-}
-
-cache::Fact fact(card::ReadPlan::Support support) noexcept {
-    switch (support) {
-    case card::ReadPlan::Support::Yes:
-        return cache::Fact::Yes;
-    case card::ReadPlan::Support::No:
-        return cache::Fact::No;
-    case card::ReadPlan::Support::Unknown:
-        break;
-    }
-    return cache::Fact::Unknown;
-}
-
-}  // namespace
-
 RunCache::RunCache()
     : cache(crypto, cache::CardCache::user_folder(), [](const std::string& problem) {
           // A path and the system's reason (card_cache.hpp); the run goes on without the cache.
@@ -54,15 +26,7 @@ OpenCard::OpenCard(std::string reader, std::unique_ptr<transport::Connection> co
       applet_(std::move(connection), plan), info_(std::move(info)), cache_(std::move(cache)), recorded_(known) {}
 
 void OpenCard::remember_read_forms() noexcept {
-    if (!cache_) return;
-    const card::ReadPlan& plan = applet_.read_plan();
-    // What the record holds after set_read_forms: an Unknown leaves the recorded fact.
-    cache::ReadForms learnt = recorded_;
-    if (const cache::Fact f = fact(plan.short_ef_id()); f != cache::Fact::Unknown) learnt.short_ef_id = f;
-    if (const cache::Fact f = fact(plan.extended()); f != cache::Fact::Unknown) learnt.extended = f;
-    if (learnt == recorded_) return;
-    cache_->cache.set_read_forms(reader_, atr_, learnt);  // never throws (card_cache.hpp)
-    recorded_ = learnt;
+    if (cache_) cache_->cache.record_lessons(reader_, atr_, applet_.read_plan(), recorded_);
 }
 
 OpenCard::~OpenCard() {
@@ -161,7 +125,7 @@ std::unique_ptr<OpenCard> CardAccess::try_open(const std::string& reader) {
         }
     }
     const cache::ReadForms known = cache_ ? cache_->cache.read_forms(reader, connection->atr()) : cache::ReadForms{};
-    card::JpkiApplet applet(*connection, card::ReadPlan(support(known.short_ef_id), support(known.extended)));
+    card::JpkiApplet applet(*connection, cache::read_plan_from(known));
     auto info = applet.probe();
     if (!info) return nullptr;
     // The probe's lessons go on with the card (the OpenCard's applet starts from them).

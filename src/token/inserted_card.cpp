@@ -71,35 +71,11 @@ std::shared_ptr<InsertedCard> InsertedCard::open(transport::Transport& transport
     }
 }
 
-namespace {
-
-card::ReadPlan::Support support(cache::Fact fact) noexcept {
-    switch (fact) {
-        case cache::Fact::Yes: return card::ReadPlan::Support::Yes;
-        case cache::Fact::No: return card::ReadPlan::Support::No;
-        case cache::Fact::Unknown: break;
-    }
-    return card::ReadPlan::Support::Unknown;
-}
-
-cache::Fact fact(card::ReadPlan::Support support) noexcept {
-    switch (support) {
-        case card::ReadPlan::Support::Yes: return cache::Fact::Yes;
-        case card::ReadPlan::Support::No: return cache::Fact::No;
-        case card::ReadPlan::Support::Unknown: break;
-    }
-    return cache::Fact::Unknown;
-}
-
-}  // namespace
-
 InsertedCard::InsertedCard(std::string reader, std::unique_ptr<transport::Connection> connection, Bytes atr,
                            cache::ReadForms known_forms, crypto::Context& crypto, const LockFactory& locks,
                            HandleCounter& handles, const CardSettings& settings)
     : io_lock_(locks.make()), reader_(std::move(reader)),
-      // A fact recorded Yes is a starting point, not a promise: a card that refuses the form
-      // still falls back inside the same read (card/read_plan.hpp), and the record is corrected.
-      applet_(std::move(connection), card::ReadPlan(support(known_forms.short_ef_id), support(known_forms.extended))),
+      applet_(std::move(connection), cache::read_plan_from(known_forms)),
       crypto_(crypto), handles_(handles), settings_(settings),
       cache_(crypto, settings.cache_folder,
              [note = settings.note](const std::string& problem) {
@@ -108,14 +84,7 @@ InsertedCard::InsertedCard(std::string reader, std::unique_ptr<transport::Connec
       atr_(std::move(atr)), read_forms_recorded_(known_forms), pin_fingerprints_(crypto) {}
 
 void InsertedCard::remember_read_forms() noexcept {
-    const card::ReadPlan& plan = applet_.read_plan();
-    // What the record holds after set_read_forms: an Unknown leaves the recorded fact.
-    cache::ReadForms learnt = read_forms_recorded_;
-    if (const cache::Fact f = fact(plan.short_ef_id()); f != cache::Fact::Unknown) learnt.short_ef_id = f;
-    if (const cache::Fact f = fact(plan.extended()); f != cache::Fact::Unknown) learnt.extended = f;
-    if (learnt == read_forms_recorded_) return;
-    cache_.set_read_forms(reader_, atr_, learnt);  // never throws (card_cache.hpp)
-    read_forms_recorded_ = learnt;
+    cache_.record_lessons(reader_, atr_, applet_.read_plan(), read_forms_recorded_);
 }
 
 template <typename F>
