@@ -380,6 +380,22 @@ std::size_t count_pin_commands(const std::vector<std::string>& lines) {
     }));
 }
 
+std::size_t count_prefix(const std::vector<std::string>& lines, std::string_view prefix) {
+    return static_cast<std::size_t>(
+        std::count_if(lines.begin(), lines.end(), [&](const std::string& l) { return l.starts_with(prefix); }));
+}
+
+std::size_t refused_reads(const std::vector<std::string>& lines) {
+    std::size_t refused = 0;
+    for (const std::string& l : lines) {
+        const bool by_sfi = l.size() > 4 && l.starts_with("00B0") && (l[4] >= '8');
+        const bool extended = l.find(' ') == 14 && l.starts_with("00B0");
+        const bool error = !l.ends_with(" 9000") && !l.ends_with(" 6982") && !l.ends_with(" 6A82");
+        if ((by_sfi || extended) && error) ++refused;
+    }
+    return refused;
+}
+
 // ---- text, files, OpenSSL ---------------------------------------------------------------------
 
 std::string text(const CK_UTF8CHAR* field, std::size_t size) {

@@ -170,6 +170,12 @@ bool is_verify_with_data(const std::string& line);
 std::size_t count_verify_with_data(const std::vector<std::string>& lines);
 // Any VERIFY or CHANGE REFERENCE DATA carrying a PIN.
 std::size_t count_pin_commands(const std::vector<std::string>& lines);
+// Trace lines whose command starts with `prefix` (hex, e.g. "802A04" for a PSS signature).
+std::size_t count_prefix(const std::vector<std::string>& lines, std::string_view prefix);
+// READ BINARYs the card answered with an error, i.e. a read form it refused: by short EF
+// identifier or with an extended Le, ending in neither 9000 nor the answers of a file that is
+// protected (6982) or absent (6A82).
+std::size_t refused_reads(const std::vector<std::string>& lines);
 
 // Space-padded PKCS#11 text fields, padding removed.
 std::string text(const CK_UTF8CHAR* field, std::size_t size);

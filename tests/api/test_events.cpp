@@ -166,7 +166,7 @@ TEST_CASE("a reset by another program drops the login: C_Sign answers CKR_USER_N
           CKR_USER_NOT_LOGGED_IN);
     const auto apdus = f.apdus();
     // One PKCS#1 signature (P1 00): the one before the reset; none after it.
-    CHECK(std::count_if(apdus.begin(), apdus.end(), [](const std::string& l) { return l.starts_with("802A00"); }) == 1);
+    CHECK(count_prefix(apdus, "802A00") == 1);
     CHECK(count_verify_with_data(f.apdus()) == 1);
     CK_SESSION_INFO info{};
     REQUIRE(f.p11->C_GetSessionInfo(s, &info) == CKR_OK);

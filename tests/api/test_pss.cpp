@@ -15,10 +15,6 @@ using namespace apitest;
 
 namespace {
 
-std::size_t count_prefix(const std::vector<std::string>& apdus, std::string_view prefix) {
-    return static_cast<std::size_t>(
-        std::count_if(apdus.begin(), apdus.end(), [&](const std::string& line) { return line.starts_with(prefix); }));
-}
 // COMPUTE DIGITAL SIGNATURE P1 04 (PSS) and P1 00 (PKCS#1 v1.5), docs/card.md "Sign".
 std::size_t pss_apdus(const Fixture& f) { return count_prefix(f.apdus(), "802A04"); }
 std::size_t pkcs1_apdus(const Fixture& f) { return count_prefix(f.apdus(), "802A00"); }

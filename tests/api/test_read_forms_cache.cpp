@@ -28,20 +28,6 @@ using namespace apitest;
 
 namespace {
 
-// READ BINARYs the card answered with an error (a form it refused), as test_read_variants.cpp
-// counts them: by short EF identifier or with an extended Le, ending in neither 9000 nor the
-// answers of a file that is protected (6982) or absent (6A82).
-std::size_t refused_reads(const std::vector<std::string>& apdus) {
-    std::size_t refused = 0;
-    for (const std::string& l : apdus) {
-        const bool by_sfi = l.size() > 4 && l.starts_with("00B0") && (l[4] >= '8');
-        const bool extended = l.find(' ') == 14 && l.starts_with("00B0");
-        const bool error = !l.ends_with(" 9000") && !l.ends_with(" 6982") && !l.ends_with(" 6A82");
-        if ((by_sfi || extended) && error) ++refused;
-    }
-    return refused;
-}
-
 Setup both_refused(const std::map<std::string, std::string>& env) {
     Setup setup = one_card([](CardConfig& c) {
         c.short_ef_id = false;

@@ -29,11 +29,6 @@ constexpr Variant variants[] = {
     {"reader without extended APDUs", true, true, false},
 };
 
-std::size_t count_prefix(const std::vector<std::string>& lines, const std::string& prefix) {
-    return static_cast<std::size_t>(
-        std::count_if(lines.begin(), lines.end(), [&](const std::string& l) { return l.starts_with(prefix); }));
-}
-
 }  // namespace
 
 TEST_CASE("every card and reader variant gives the same certificates", "[objects][read-variants]") {
@@ -61,14 +56,7 @@ TEST_CASE("every card and reader variant gives the same certificates", "[objects
         CHECK((count_prefix(apdus, "00A4020C02000A") == 0) == whole_by_sfi);
         CHECK((count_prefix(apdus, "00B00000000000 9000") > 0) == whole_after_select);
         // Refused forms: each tried once for the whole session, never again (learnt per card).
-        std::size_t refused = 0;
-        for (const std::string& l : apdus) {
-            const bool by_sfi = l.size() > 4 && l.starts_with("00B0") && (l[4] >= '8');
-            const bool extended = l.find(' ') == 14 && l.starts_with("00B0");
-            const bool error = !l.ends_with(" 9000") && !l.ends_with(" 6982") && !l.ends_with(" 6A82");
-            if ((by_sfi || extended) && error) ++refused;
-        }
-        CHECK(refused == static_cast<std::size_t>(!v.short_ef_id) + static_cast<std::size_t>(!v.extended));
+        CHECK(refused_reads(apdus) == static_cast<std::size_t>(!v.short_ef_id) + static_cast<std::size_t>(!v.extended));
         // A reader that refuses: the card never sees an extended APDU.
         if (!v.reader_extended) CHECK(std::none_of(apdus.begin(), apdus.end(), [](const std::string& l) {
             return l.starts_with("00B0") && l.find(' ') == 14;

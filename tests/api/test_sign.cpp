@@ -96,7 +96,7 @@ TEST_CASE("CKM_RSA_PKCS with 246 bytes or with no data answers CKR_DATA_LEN_RANG
     const auto signatures = [&] {
         const auto apdus = f.apdus();
         // P1 00: the application's signatures (the login's PSS proof under `pss = auto` is P1 04).
-        return std::count_if(apdus.begin(), apdus.end(), [](const std::string& l) { return l.starts_with("802A00"); });
+        return count_prefix(apdus, "802A00");
     };
     SECTION("single-part 246") {
         Bytes data(246, 0x11);
