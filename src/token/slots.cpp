@@ -355,23 +355,38 @@ CK_TOKEN_INFO Module::token_info(CK_SLOT_ID slot) {
     });
 }
 
+namespace {
+
+// The rows the role's token of this card offers now (InsertedCard::offers), in table order;
+// none on a card without a signing certificate's sign token. Card I/O lock held.
+std::vector<const SignMechanism*> offered_mechanisms(InsertedCard& card, PinRole role) {
+    std::vector<const SignMechanism*> offered;
+    if (role == PinRole::Sign && !card.has_sign_certificate()) return offered;
+    for (const SignMechanism& mechanism : sign_mechanisms())
+        if (card.offers(role, mechanism)) offered.push_back(&mechanism);
+    return offered;
+}
+
+}  // namespace
+
 std::vector<CK_MECHANISM_TYPE> Module::mechanism_list(CK_SLOT_ID slot) {
     const auto card = state_->present_card(slot);
-    const PinRole role = role_of_slot(slot);
     return state_->with_card(card, [&](InsertedCard& inserted) {
         std::vector<CK_MECHANISM_TYPE> types;
-        if (role == PinRole::Sign && !inserted.has_sign_certificate()) return types;
-        for (const SignMechanism& mechanism : sign_mechanisms())
-            if (inserted.offers(role, mechanism)) types.push_back(mechanism.type);
+        for (const SignMechanism* mechanism : offered_mechanisms(inserted, role_of_slot(slot)))
+            types.push_back(mechanism->type);
         return types;
     });
 }
 
 CK_MECHANISM_INFO Module::mechanism_info(CK_SLOT_ID slot, CK_MECHANISM_TYPE type) {
-    const auto mechanisms = mechanism_list(slot);
-    if (std::find(mechanisms.begin(), mechanisms.end(), type) == mechanisms.end()) throw Error(CKR_MECHANISM_INVALID);
     const auto card = state_->present_card(slot);
-    return token::mechanism_info(sign_mechanism(type), card->profile().role(role_of_slot(slot)).key);
+    const PinRole role = role_of_slot(slot);
+    return state_->with_card(card, [&](InsertedCard& inserted) {
+        for (const SignMechanism* mechanism : offered_mechanisms(inserted, role))
+            if (mechanism->type == type) return token::mechanism_info(*mechanism, inserted.profile().role(role).key);
+        throw Error(CKR_MECHANISM_INVALID);
+    });
 }
 
 std::optional<CK_SLOT_ID> Module::wait_for_slot_event(bool dont_block) {
