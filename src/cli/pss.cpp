@@ -52,19 +52,17 @@ void print_help() {
                            "answer could not be recorded (see the warning); 1 to 5 as for every command."));
 }
 
-// Records `proven` and reads it back: a record that does not read back as written was not kept,
-// whatever the cache said. Returns the reason it was not kept, or nullopt.
+// Records `proven`. Returns the reason it was not kept, or nullopt. A damaged record that the new
+// one replaces is no reason: the answer is kept all the same.
 std::optional<std::string> record(crypto::Context& context, const std::string& token_serial, cache::Key key,
                                   bool proven) {
     std::vector<std::string> problems;  // as the cache tells them (once per cache object)
     const auto folder = cache::CardCache::user_folder();
     if (!folder) return tr("no cache folder (neither XDG_CACHE_HOME nor HOME is set)");
     cache::CardCache cache(context, folder, [&problems](const std::string& problem) { problems.push_back(problem); });
-    cache.set_pss(token_serial, key, proven);
+    if (cache.set_pss(token_serial, key, proven)) return std::nullopt;
     if (!problems.empty()) return problems.front();
-    if (cache.pss(token_serial, key) != (proven ? cache::Fact::Yes : cache::Fact::No))
-        return msg(tr("{} did not keep it"), folder->string());
-    return std::nullopt;
+    return msg(tr("{} did not keep it"), folder->string());
 }
 
 void print_outcome(card::PinRole role, card::PssProof proof, bool recorded) {

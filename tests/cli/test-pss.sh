@@ -12,7 +12,7 @@
 # user's.
 source "$(dirname "$0")/lib.sh"
 cases=(help-en help-ja proven-en proven-ja refused-en malformed wrong-pin sign-en unwritable-cache
-       one-try no-sign-cert module-reads-it)
+       damaged-record one-try no-sign-cert module-reads-it)
 [ "${1:-}" = --list ] && { printf '%s\n' "${cases[@]}"; exit 0; }
 
 # One scratch folder for the outer run and the case it runs inside with-vcard.sh.
@@ -87,7 +87,7 @@ help-ja)
     expect_line out "行うためです。--sign の指定が、ご本人が求めたことになります。"
     run_jpki ja status --help; expect_rc 0
     expect_line out "RSA-PSS（TLS 1.3）は、鍵ごとに、カードが RSA-PSS で署名できることを確認済みかどうかを" ;;
-proven-en|proven-ja|sign-en|unwritable-cache|module-reads-it) in_vcard "$1" --pss ;;
+proven-en|proven-ja|sign-en|unwritable-cache|damaged-record|module-reads-it) in_vcard "$1" --pss ;;
 refused-en|malformed|wrong-pin) in_vcard "$1" ;;
 one-try) in_vcard "$1" --pss --auth-tries 1 ;;
 no-sign-cert) in_vcard "$1" --pss --no-sign-cert ;;
@@ -174,6 +174,18 @@ assert c["pss"] == {"auth": "refused", "sign": "untested"}, c' <<<"$out" || fail
     env -u HOME -u XDG_CACHE_HOME "$JPKI" pss probe <<<'1234' >"$scratch/out" 2>"$scratch/err"; rc=$?
     out=$(cat "$scratch/out") err=$(cat "$scratch/err"); expect_rc 6
     expect_line err "Warning: the answer was not recorded: no cache folder (neither XDG_CACHE_HOME nor HOME is set). The module reads it from the card cache (\$XDG_CACHE_HOME/jpki-pkcs11, else ~/.cache/jpki-pkcs11); make that folder writable by you, then run this command again." ;;
+@damaged-record)
+    # The card's record exists but is garbage: the probe replaces it, and the answer is kept.
+    serial=$(openssl x509 -in "$repo/tests/pki/auth-cert.pem" -noout -serial | sed 's/^serial=//')
+    serial=${serial: -16}
+    record=$(printf 'jpki-pkcs11 card\0%s' "$serial" | sha256sum | cut -c1-64)
+    mkdir -p "$XDG_CACHE_HOME/jpki-pkcs11"
+    printf 'not a record\n' >"$XDG_CACHE_HOME/jpki-pkcs11/$record"
+    run_jpki en pss probe <<<'1234'; expect_rc 0
+    expect_line out "RSA-PSS: proven for this card's authentication key; TLS 1.3 logins will work after restarting Firefox (and any other program that has the card open)."
+    head -1 "$XDG_CACHE_HOME/jpki-pkcs11/$record" | grep -qx 'jpki-pkcs11 card cache 1' || fail "the record was not rewritten"
+    run_jpki en status; expect_rc 0
+    expect_line out "$(row 'RSA-PSS (TLS 1.3)' proven)" ;;
 @one-try)
     # The final-try guard, as for every command that sends a PIN on its own.
     run_jpki en pss probe <<<'1234'; expect_rc 5
@@ -206,7 +218,7 @@ status=$?
 
 # ---- the trace, after the card is gone ----
 case $1 in
-proven-en|proven-ja|sign-en) expect_one_pin_one_pss ;;
+proven-en|proven-ja|sign-en|damaged-record) expect_one_pin_one_pss ;;
 module-reads-it)
     # The module only listed mechanisms: the two P1 04 signatures are jpki's, one per PIN.
     [ "$(count "$pin_apdu_re")" = 2 ] && [ "$(count '^802A0480')" = 2 ] && [ "$(count '^802A')" = 2 ] ||
