@@ -43,7 +43,13 @@ std::string name_text(const X509_NAME* name) {
 std::chrono::system_clock::time_point to_time_point(const ASN1_TIME* time) {
     std::tm tm{};
     if (time == nullptr || ASN1_TIME_to_tm(time, &tm) != 1) throw Error("reading a validity date");
-    return std::chrono::system_clock::from_time_t(timegm(&tm));
+    // system_clock counts nanoseconds in 64 bits (about 1678..2262): a date outside that, which
+    // ASN.1 allows up to year 9999, cannot be a time_point (from_time_t would overflow).
+    const std::time_t seconds = timegm(&tm);
+    constexpr auto limit =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::duration::max()).count();
+    if (seconds > limit || seconds < -limit) throw Error("validity date out of range");
+    return std::chrono::system_clock::from_time_t(seconds);
 }
 
 Bytes bn_bytes(const BIGNUM* bn) {
